@@ -1,0 +1,129 @@
+"""Reading TOML/JSON data files and turning pydantic errors into one-line ``BackplanError``s."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .errors import BackplanError, closest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+def read_bytes(path: Path, error: type[BackplanError]) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise error("file not found", file=str(path)) from None
+    except IsADirectoryError:
+        raise error("is a folder, expected a file", file=str(path)) from None
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", file=str(path)) from None
+
+
+def decode_text(raw: bytes, file: str, error: type[BackplanError]) -> str:
+    if b"\x00" in raw:
+        raise error("binary data, expected a UTF-8 text file", file=file)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start})", file=file) from None
+
+
+def parse_toml(text: str, file: str, error: type[BackplanError]) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
+        return data
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"malformed TOML: {exc}", file=file) from None
+
+
+def parse_json_object(text: str, file: str, error: type[BackplanError], location: str | None = None) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(
+            f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=file, location=location
+        ) from None
+    except RecursionError:
+        raise error("malformed JSON: nested too deeply", file=file, location=location) from None
+
+
+def load_toml_file(path: Path, error: type[BackplanError]) -> dict[str, Any]:
+    raw = read_bytes(path, error)
+    return parse_toml(decode_text(raw, str(path), error), str(path), error)
+
+
+def _loc_text(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _field_names(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names valid at the place ``loc`` points to, for "did you mean" on unknown keys."""
+    current: Any = model
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        annotation = fields[part].annotation
+        current = _inner_model(annotation)
+        if current is None:
+            return []
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _inner_model(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _inner_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def pydantic_to_error(
+    exc: ValidationError,
+    *,
+    model: type[BaseModel],
+    file: str,
+    error: type[BackplanError],
+    prefix: str = "",
+    rule: str | None = None,
+) -> BackplanError:
+    """The first pydantic error as one of ours: file, dotted field path, message, suggestion."""
+    first = exc.errors(include_url=False)[0]
+    loc = tuple(first.get("loc", ()))
+    where = _loc_text(loc)
+    location = f"{prefix}.{where}" if prefix and where else (prefix or where or None)
+    kind = first.get("type", "")
+    suggestion = None
+    if kind == "extra_forbidden":
+        message = "unknown key"
+        suggestion = closest(str(loc[-1]), _field_names(model, loc)) if loc else None
+    elif kind == "missing":
+        message = "is required but missing"
+    else:
+        message = str(first.get("msg", "invalid value"))
+        if "input" in first and kind not in ("model_type", "dict_type"):
+            shown = repr(first["input"])
+            if len(shown) > 60:
+                shown = shown[:57] + "..."
+            message += f", got {shown}"
+    return error(message, file=file, location=location, rule=rule, suggestion=suggestion)

@@ -1,0 +1,100 @@
+"""Reading the catalogue and the rules the way a reviewer does: filters and plain descriptions."""
+
+from __future__ import annotations
+
+from .errors import InputError, closest
+from .knowledge import CATEGORIES, LEVELS, Exercise, Knowledge
+from .planner import RuleBook
+from .ruleset import ChooseProgramme, Derive, Exclude, Include, Limit, Prescribe, Stop, Warn
+
+
+def _check(value: str | None, valid: list[str], option: str) -> None:
+    if value is not None and value not in valid:
+        raise InputError(f"unknown value '{value}'", location=option, suggestion=closest(value, valid))
+
+
+def filter_exercises(
+    knowledge: Knowledge,
+    *,
+    equipment: str | None = None,
+    tag: str | None = None,
+    level: str | None = None,
+    muscle: str | None = None,
+    category: str | None = None,
+) -> list[Exercise]:
+    """Catalogue entries matching every given filter, in catalogue order."""
+    _check(equipment, ["none", *knowledge.equipment], "--equipment")
+    _check(tag, list(knowledge.tags), "--tag")
+    _check(level, list(LEVELS), "--level")
+    _check(muscle, list(knowledge.muscles), "--muscle")
+    _check(category, list(CATEGORIES), "--category")
+    out = []
+    for ex in knowledge.exercises.values():
+        if equipment == "none" and ex.equipment:
+            continue
+        if equipment not in (None, "none") and ex.equipment_for([equipment]) is None:
+            continue
+        if tag and tag not in ex.tags:
+            continue
+        if level and ex.level != level:
+            continue
+        if muscle and muscle not in ex.muscles:
+            continue
+        if category and ex.category != category:
+            continue
+        out.append(ex)
+    return out
+
+
+def describe_action(action: object) -> str:
+    if isinstance(action, Stop):
+        return f"STOP the plan ({action.level}): {action.message}"
+    if isinstance(action, Warn):
+        return f"warn ({action.level}): {action.message}"
+    if isinstance(action, (Exclude, Include)):
+        what = [
+            f"{name} {', '.join(getattr(action, name))}"
+            for name in ("exercises", "tags", "categories")
+            if getattr(action, name)
+        ]
+        verb = "exclude" if isinstance(action, Exclude) else ("prefer" if action.prefer else "include")
+        return f"{verb} {'; '.join(what)} — {action.reason}"
+    if isinstance(action, ChooseProgramme):
+        return f"choose the {action.programme} programme"
+    if isinstance(action, Derive):
+        return f"derive the fact derived.{action.fact} for later stages"
+    if isinstance(action, Prescribe):
+        parts = [
+            f"{n.replace('_', ' ')} {getattr(action, n)}"
+            for n in ("sets", "reps", "rest_seconds")
+            if getattr(action, n) is not None
+        ]
+        return f"prescribe for {', '.join(action.categories)}: {', '.join(parts)}"
+    if isinstance(action, Limit):
+        parts = [
+            f"{n.replace('_', ' ')} {getattr(action, n)}"
+            for n in ("max_sets", "min_rest_seconds")
+            if getattr(action, n) is not None
+        ]
+        return f"limit {', '.join(parts)} — {action.reason}"
+    raise TypeError(type(action).__name__)  # pragma: no cover - the action set is closed
+
+
+def describe_rule(rule_id: str, book: RuleBook) -> str:
+    rules = book.rules.by_id()
+    if rule_id not in rules:
+        raise InputError(f"unknown rule id '{rule_id}'", location="rule", suggestion=closest(rule_id, rules))
+    item = rules[rule_id]
+    r = item.rule
+    source = book.knowledge.sources[r.source]
+    lines = [
+        f"{r.id}: {r.title}",
+        f"  file:     {item.file}",
+        f"  stage:    {r.stage}, priority {r.priority} (lower fires first)",
+        f"  when:     {r.when.describe()}",
+        "  then:",
+        *[f"    - {describe_action(a)}" for a in r.then],
+        f"  why:      {' '.join(r.rationale.split())}",
+        f"  source:   {r.source} — {source.title} ({source.reference})",
+    ]
+    return "\n".join(lines)

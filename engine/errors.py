@@ -1,0 +1,79 @@
+"""One error tree for the whole library.
+
+Every error carries structured fields (file, location, rule, suggestion) so callers can assert on
+whole values, and renders to a single line for the CLI. ``InputError`` and its children mean "the
+input (answers, rules or knowledge) is wrong" (exit 2); ``EngineError`` means "we failed" (exit 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+def closest(name: str, choices: Iterable[str]) -> str | None:
+    """The closest valid name to ``name``, for a "did you mean" hint (None when nothing is close)."""
+    matches = difflib.get_close_matches(str(name), sorted(set(choices)), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+class BackplanError(Exception):
+    """Base class: a problem reported as one line naming where it is."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        location: str | None = None,
+        rule: str | None = None,
+        suggestion: str | None = None,
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.location = location
+        self.rule = rule
+        self.suggestion = suggestion
+        super().__init__(self.line())
+
+    def line(self) -> str:
+        parts = [p for p in (self.file, self.rule and f"rule {self.rule}", self.location) if p]
+        text = ": ".join([*parts, self.message])
+        if self.suggestion:
+            text += f" (did you mean '{self.suggestion}'?)"
+        # One line, always: messages may quote user input containing newlines.
+        return " ".join(text.split())
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "kind": type(self).__name__,
+            "file": self.file,
+            "rule": self.rule,
+            "location": self.location,
+            "message": self.message,
+            "suggestion": self.suggestion,
+        }
+
+
+class InputError(BackplanError):
+    """Something the user supplied is wrong; nothing was produced (exit 2)."""
+
+
+class IntakeError(InputError):
+    """The answers file is missing, unreadable or invalid."""
+
+
+class KnowledgeError(InputError):
+    """A knowledge file (catalogue, vocabularies, questionnaire) is invalid."""
+
+
+class RuleError(InputError):
+    """A rule file is invalid or inconsistent with the knowledge."""
+
+
+class UnknownExerciseError(InputError):
+    """An exercise id given on the command line does not exist."""
+
+
+class EngineError(BackplanError):
+    """An internal failure (rule engine, action, invariant); fail closed, no plan (exit 1)."""

@@ -1,0 +1,388 @@
+"""The knowledge base: exercise catalogue, vocabularies and questionnaire text, loaded from data files.
+
+Everything is validated when loaded (pydantic per file, then cross-file references); loading either
+returns a complete ``Knowledge`` or raises ``KnowledgeError`` naming the file, the entry and the
+closest valid name. It never half-succeeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+
+from ._tomlio import load_toml_file, pydantic_to_error
+from .errors import KnowledgeError, closest
+
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced")
+CATEGORIES: tuple[str, ...] = ("mobility", "stabilisation", "strength")
+BLOCKS: tuple[str, ...] = ("warm_up", "main", "cool_down")
+PAIN_STATUSES: tuple[str, ...] = ("none", "acute", "subacute", "chronic")
+# Every intake field that is not a screening question has its wording in questionnaire.toml.
+QUESTION_FIELDS: tuple[str, ...] = (
+    "age",
+    "experience",
+    "goal",
+    "equipment",
+    "conditions",
+    "pain.status",
+    "pain.intensity",
+    "pain.radiates_to_leg",
+)
+
+Level = Literal["beginner", "intermediate", "advanced"]
+Category = Literal["mobility", "stabilisation", "strength"]
+Block = Literal["warm_up", "main", "cool_down"]
+
+
+class _Strict(BaseModel):
+    # Lax containers (TOML/JSON give lists) but strict scalars: no "35" -> 35, no 1 -> True.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=3)
+    kind: Literal["seed", "guideline", "convention"]
+    reference: str = Field(min_length=3, description="seed file name, or the guideline's citation")
+
+
+class VocabEntry(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=2)
+    description: str = ""
+    source: str | None = None
+
+
+class Equipment(VocabEntry):
+    pass
+
+
+class Condition(VocabEntry):
+    question: str = Field(min_length=5, description="how the intake asks about it")
+
+
+class Tag(VocabEntry):
+    pass
+
+
+class Muscle(VocabEntry):
+    pass
+
+
+class Goal(VocabEntry):
+    pass
+
+
+class Pattern(VocabEntry):
+    pass
+
+
+class ScreeningQuestion(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    text: str = Field(min_length=10, description="the exact question a person is asked")
+    help: str = ""
+    source: str
+
+
+class Prescription(_Strict):
+    sets: StrictInt = Field(ge=1, le=10)
+    reps: str | None = Field(default=None, pattern=r"^\d{1,3}(-\d{1,3})?( each side)?$")
+    hold_seconds: StrictInt | None = Field(default=None, ge=1, le=300)
+    rest_seconds: StrictInt = Field(ge=0, le=600)
+
+    @field_validator("hold_seconds")
+    @classmethod
+    def _reps_or_hold(cls, hold: int | None, info: Any) -> int | None:
+        reps = info.data.get("reps")
+        if (reps is None) == (hold is None):
+            raise ValueError("give exactly one of reps or hold_seconds")
+        return hold
+
+
+class Exercise(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str = Field(min_length=3)
+    aliases: tuple[str, ...] = ()
+    muscles: tuple[str, ...] = Field(min_length=1)
+    category: Category
+    pattern: str
+    level: Level
+    # Alternatives: any one option whose every item is owned will do; () means household items only.
+    equipment: tuple[tuple[str, ...], ...] = ()
+    tags: tuple[str, ...] = Field(min_length=1)
+    blocks: tuple[Block, ...] = Field(min_length=1)
+    prescription: Prescription
+    steps: tuple[str, ...] = Field(min_length=1)
+    # Any one of these mastered first (seed 003: barbell rows only after machine or pulley rows).
+    prerequisites: tuple[str, ...] = ()
+    contraindications: tuple[str, ...] = ()
+    never_recommend: StrictBool = False
+    never_recommend_reason: str | None = None
+    source: str
+
+    @field_validator("equipment")
+    @classmethod
+    def _options_not_empty(cls, options: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...]:
+        if any(len(option) == 0 for option in options):
+            raise ValueError("an equipment option cannot be empty; use equipment = [] for none")
+        return options
+
+    @field_validator("never_recommend_reason")
+    @classmethod
+    def _reason_with_flag(cls, reason: str | None, info: Any) -> str | None:
+        if info.data.get("never_recommend") and not reason:
+            raise ValueError("never_recommend needs a never_recommend_reason")
+        return reason
+
+    def equipment_for(self, owned: Iterable[str]) -> tuple[str, ...] | None:
+        """The first equipment option fully owned, () when none is needed, None when none is owned."""
+        if not self.equipment:
+            return ()
+        have = set(owned)
+        for option in self.equipment:
+            if set(option) <= have:
+                return option
+        return None
+
+
+class BlockTemplate(_Strict):
+    block: Block
+    name: str
+    count: StrictInt = Field(ge=1, le=12)
+    categories: tuple[Category, ...] = Field(min_length=1)
+    # Slots filled first, in order, one exercise each; the rest of ``count`` is filled by rank.
+    patterns: tuple[str, ...] = ()
+    minutes: StrictInt | None = Field(default=None, ge=1, le=60)
+
+
+class SessionTemplate(_Strict):
+    name: str
+    blocks: tuple[BlockTemplate, ...] = Field(min_length=1)
+
+
+class Programme(_Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    name: str
+    description: str
+    # Lower is more conservative; when rules choose several programmes the most conservative wins.
+    caution_rank: StrictInt = Field(ge=0)
+    sessions_per_week: str
+    sessions: tuple[SessionTemplate, ...] = Field(min_length=1)
+    source: str
+
+
+class Question(_Strict):
+    field: str
+    text: str = Field(min_length=5)
+    help: str = ""
+
+
+class Knowledge(BaseModel):
+    """The validated knowledge base; ``digest`` covers every file it was read from."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    root: str
+    digest: str
+    sources: Mapping[str, Source]
+    equipment: Mapping[str, Equipment]
+    conditions: Mapping[str, Condition]
+    tags: Mapping[str, Tag]
+    muscles: Mapping[str, Muscle]
+    goals: Mapping[str, Goal]
+    patterns: Mapping[str, Pattern]
+    screening: Mapping[str, ScreeningQuestion]
+    programmes: Mapping[str, Programme]
+    questions: Mapping[str, Question]
+    exercises: Mapping[str, Exercise]
+
+    def exercise(self, exercise_id: str) -> Exercise:
+        from .errors import UnknownExerciseError
+
+        if exercise_id not in self.exercises:
+            raise UnknownExerciseError(
+                f"unknown exercise id '{exercise_id}'",
+                location="exercise",
+                suggestion=_suggest_exercise(exercise_id, self.exercises),
+            )
+        return self.exercises[exercise_id]
+
+
+def _suggest_exercise(name: str, exercises: Mapping[str, Exercise]) -> str | None:
+    hit = closest(name, exercises)
+    if hit:
+        return hit
+    # Also match names and aliases typed as words ("Pull-up", "bird dog").
+    lookup = {_slug(alias): ex.id for ex in exercises.values() for alias in (ex.name, *ex.aliases)}
+    found = closest(_slug(name), lookup)
+    return lookup[found] if found else None
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+# file name -> (top-level array key, model)
+_VOCAB_FILES: dict[str, tuple[str, type[_Strict]]] = {
+    "sources.toml": ("source", Source),
+    "equipment.toml": ("equipment", Equipment),
+    "conditions.toml": ("condition", Condition),
+    "tags.toml": ("tag", Tag),
+    "muscles.toml": ("muscle", Muscle),
+    "goals.toml": ("goal", Goal),
+    "patterns.toml": ("pattern", Pattern),
+    "screening.toml": ("question", ScreeningQuestion),
+    "programmes.toml": ("programme", Programme),
+    "questionnaire.toml": ("question", Question),
+}
+EXERCISE_DIR = "exercises"
+
+
+def knowledge_digest(root: Path) -> str:
+    """sha256 over every data file's relative path and bytes, in sorted order."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.toml") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
+
+
+def _entries(path: Path, key: str, model: type[_Strict], id_field: str = "id") -> dict[str, Any]:
+    data = load_toml_file(path, KnowledgeError)
+    unknown = set(data) - {key}
+    if unknown:
+        name = sorted(unknown)[0]
+        raise KnowledgeError(
+            f"unknown top-level key '{name}'", file=str(path), location=name, suggestion=closest(name, [key])
+        )
+    raw = data.get(key, [])
+    if not isinstance(raw, list) or not raw:
+        raise KnowledgeError(f"expected at least one [[{key}]] entry", file=str(path), location=key)
+    out: dict[str, Any] = {}
+    for index, item in enumerate(raw):
+        label = f"{key}[{index}]"
+        if isinstance(item, dict) and isinstance(item.get(id_field), str):
+            label = f"{key} '{item[id_field]}'"
+        try:
+            entry = model.model_validate(item)
+        except ValidationError as exc:
+            raise pydantic_to_error(exc, model=model, file=str(path), error=KnowledgeError, prefix=label) from None
+        ident = getattr(entry, id_field)
+        if ident in out:
+            raise KnowledgeError(f"duplicate id '{ident}'", file=str(path), location=label)
+        out[ident] = entry
+    return out
+
+
+def load_knowledge(root: Path) -> Knowledge:
+    """Load and cross-check every knowledge file under ``root``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise KnowledgeError("knowledge folder not found", file=str(root))
+    parts: dict[str, dict[str, Any]] = {}
+    for name, (key, model) in _VOCAB_FILES.items():
+        id_field = "field" if name == "questionnaire.toml" else "id"
+        parts[name] = _entries(root / name, key, model, id_field)
+
+    exercise_dir = root / EXERCISE_DIR
+    files = sorted(exercise_dir.glob("*.toml")) if exercise_dir.is_dir() else []
+    if not files:
+        raise KnowledgeError("no exercise files (*.toml) found", file=str(exercise_dir))
+    exercises: dict[str, Exercise] = {}
+    origin: dict[str, Path] = {}
+    for path in files:
+        for ident, exercise in _entries(path, "exercise", Exercise).items():
+            if ident in exercises:
+                raise KnowledgeError(
+                    f"duplicate exercise id '{ident}' (also in {origin[ident].name})",
+                    file=str(path),
+                    location=f"exercise '{ident}'",
+                )
+            exercises[ident] = exercise
+            origin[ident] = path
+
+    knowledge = Knowledge(
+        root=str(root),
+        digest=knowledge_digest(root),
+        sources=parts["sources.toml"],
+        equipment=parts["equipment.toml"],
+        conditions=parts["conditions.toml"],
+        tags=parts["tags.toml"],
+        muscles=parts["muscles.toml"],
+        goals=parts["goals.toml"],
+        patterns=parts["patterns.toml"],
+        screening=parts["screening.toml"],
+        programmes=parts["programmes.toml"],
+        questions=parts["questionnaire.toml"],
+        exercises=exercises,
+    )
+    _check_references(knowledge, root, origin)
+    return knowledge
+
+
+def _ref(value: str, valid: Mapping[str, Any], what: str, file: Path, location: str) -> None:
+    if value not in valid:
+        raise KnowledgeError(
+            f"unknown {what} '{value}'", file=str(file), location=location, suggestion=closest(value, valid)
+        )
+
+
+def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> None:
+    for name, vocab in (
+        ("equipment.toml", k.equipment),
+        ("conditions.toml", k.conditions),
+        ("tags.toml", k.tags),
+        ("muscles.toml", k.muscles),
+        ("goals.toml", k.goals),
+        ("patterns.toml", k.patterns),
+    ):
+        for entry in vocab.values():
+            if entry.source is not None:
+                _ref(entry.source, k.sources, "source", root / name, f"'{entry.id}'.source")
+    for q in k.screening.values():
+        _ref(q.source, k.sources, "source", root / "screening.toml", f"question '{q.id}'.source")
+    for p in k.programmes.values():
+        where = root / "programmes.toml"
+        _ref(p.source, k.sources, "source", where, f"programme '{p.id}'.source")
+        for session in p.sessions:
+            for block in session.blocks:
+                for pattern in block.patterns:
+                    _ref(pattern, k.patterns, "pattern", where, f"programme '{p.id}'.patterns")
+    questionnaire = root / "questionnaire.toml"
+    for field in k.questions:
+        _ref(field, dict.fromkeys(QUESTION_FIELDS), "question field", questionnaire, f"question '{field}'")
+    for field in QUESTION_FIELDS:
+        if field not in k.questions:
+            raise KnowledgeError(f"no question for intake field '{field}'", file=str(questionnaire))
+    for ex in k.exercises.values():
+        file = origin[ex.id]
+        loc = f"exercise '{ex.id}'"
+        _ref(ex.source, k.sources, "source", file, f"{loc}.source")
+        _ref(ex.pattern, k.patterns, "pattern", file, f"{loc}.pattern")
+        for muscle in ex.muscles:
+            _ref(muscle, k.muscles, "muscle", file, f"{loc}.muscles")
+        for tag in ex.tags:
+            _ref(tag, k.tags, "tag", file, f"{loc}.tags")
+        for option in ex.equipment:
+            for item in option:
+                _ref(item, k.equipment, "equipment", file, f"{loc}.equipment")
+        for pre in ex.prerequisites:
+            _ref(pre, k.exercises, "prerequisite exercise", file, f"{loc}.prerequisites")
+            if pre == ex.id:
+                raise KnowledgeError("an exercise cannot be its own prerequisite", file=str(file), location=loc)

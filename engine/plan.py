@@ -1,0 +1,93 @@
+"""The plan: the engine's output, shaped exactly as SPEC.md's plan JSON (plus documented extras)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+Outcome = Literal["clear", "consult", "stop"]
+Level = Literal["info", "caution", "consult", "urgent"]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Reason(_Out):
+    rule: str
+    message: str
+
+
+class Screen(_Out):
+    outcome: Outcome
+    reasons: tuple[Reason, ...]
+
+
+class Warning(_Out):
+    rule: str
+    level: Level
+    message: str
+    source: str
+
+
+class PlannedExercise(_Out):
+    id: str
+    name: str
+    block: Literal["warm_up", "main", "cool_down"]
+    equipment: tuple[str, ...]
+    sets: int
+    reps: str | None
+    hold_seconds: int | None
+    rest_seconds: int
+    because: tuple[str, ...]
+    dosed_by: tuple[str, ...]
+    steps: tuple[str, ...]
+    source: str
+
+
+class Session(_Out):
+    name: str
+    exercises: tuple[PlannedExercise, ...]
+    stretch_minutes: int | None
+
+
+class Exclusion(_Out):
+    id: str
+    because: tuple[Reason, ...]
+
+
+class TraceEntry(_Out):
+    rule: str
+    stage: str
+    priority: int
+    title: str
+    source: str
+    file: str
+    matched: dict[str, Any]
+    effects: tuple[str, ...]
+
+
+class Provenance(_Out):
+    engine_version: str
+    rules_digest: str
+    knowledge_digest: str
+
+
+class Plan(_Out):
+    screen: Screen
+    programme: str | None
+    sessions_per_week: str | None
+    warnings: tuple[Warning, ...]
+    sessions: tuple[Session, ...]
+    excluded: tuple[Exclusion, ...]
+    derived: tuple[str, ...]
+    trace: tuple[TraceEntry, ...]
+    provenance: Provenance
+
+    def exercise_ids(self) -> list[str]:
+        return [ex.id for session in self.sessions for ex in session.exercises]
+
+    def to_json(self) -> str:
+        """Canonical JSON: fixed key order, two-space indent, no clock time; identical input, identical bytes."""
+        return self.model_dump_json(indent=2) + "\n"
