@@ -108,7 +108,9 @@ def pydantic_to_error(
     rule: str | None = None,
 ) -> BackplanError:
     """The first pydantic error as one of ours: file, dotted field path, message, suggestion."""
-    first = exc.errors(include_url=False)[0]
+    errors = exc.errors(include_url=False)
+    # A misspelt key shows up twice: "unknown key" and "required field missing". The first says more.
+    first = next((e for e in errors if e.get("type") == "extra_forbidden"), errors[0])
     loc = tuple(first.get("loc", ()))
     where = _loc_text(loc)
     location = f"{prefix}.{where}" if prefix and where else (prefix or where or None)
