@@ -151,7 +151,9 @@ def _compare(op: str, actual: Any, operand: Any) -> bool:
         return not _compare("in", actual, operand)
     if isinstance(actual, bool) or not isinstance(actual, int):
         return False
-    result: bool = {"lt": actual < operand, "lte": actual <= operand, "gt": actual > operand, "gte": actual >= operand}[op]
+    result: bool = {"lt": actual < operand, "lte": actual <= operand, "gt": actual > operand, "gte": actual >= operand}[
+        op
+    ]
     return result
 
 

@@ -1,0 +1,288 @@
+"""The command line, driven through typer's CliRunner: outputs, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from cli import app
+from tests.conftest import EXAMPLES, ROOT, answers
+
+runner = CliRunner()
+EXAMPLE_FILES = sorted(EXAMPLES.glob("*.toml"))
+
+
+def run(*args: str, input: str | None = None) -> Result:
+    return runner.invoke(app, list(args), input=input)
+
+
+def assert_input_error(result: Result, *fragments: str) -> None:
+    assert result.exit_code == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("backplan: error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("fmt", ["text", "markdown", "json"])
+def test_plan_every_example_every_format(path: Path, fmt: str) -> None:
+    result = run("plan", str(path), "--format", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    if fmt == "json":
+        plan = json.loads(result.stdout)
+        assert set(plan) >= {"screen", "programme", "warnings", "sessions", "excluded", "provenance"}
+    elif fmt == "markdown":
+        assert result.stdout.startswith("# Your back training plan")
+    else:
+        assert "SAFETY SCREEN" in result.stdout
+
+
+def test_stop_plan_is_a_result_not_an_error() -> None:
+    result = run("plan", str(EXAMPLES / "red_flag_cauda_equina.toml"), "--format", "json")
+    assert result.exit_code == 0
+    plan = json.loads(result.stdout)
+    assert plan["screen"]["outcome"] == "stop"
+    assert plan["programme"] is None and plan["sessions"] == []
+    assert plan["warnings"][0]["level"] == "urgent"
+
+
+def test_text_output_puts_the_emergency_first() -> None:
+    result = run("plan", str(EXAMPLES / "red_flag_cauda_equina.toml"))
+    first_lines = "\n".join(result.stdout.splitlines()[:4])
+    assert "SAFETY SCREEN: STOP" in first_lines
+    assert "emergency department" in result.stdout
+    assert "No exercises until the advice above has been followed." in result.stdout
+
+
+def test_out_file(tmp_path: Path) -> None:
+    out = tmp_path / "plan.json"
+    result = run("plan", str(EXAMPLES / "healthy_gym_goer.toml"), "--format", "json", "--out", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert json.loads(out.read_text())["programme"] == "strength"
+
+
+def test_json_is_byte_identical_across_runs() -> None:
+    first = run("plan", str(EXAMPLES / "scoliosis_teen_gym.toml"), "-f", "json").stdout
+    second = run("plan", str(EXAMPLES / "scoliosis_teen_gym.toml"), "-f", "json").stdout
+    assert first == second and first
+
+
+BAD_FILES = {
+    "malformed.toml": (b"age = = 3", ["malformed.toml", "malformed TOML"]),
+    "malformed.json": (b'{"age": 3', ["malformed.json", "malformed JSON"]),
+    "empty.toml": (b"", ["empty.toml", "empty"]),
+    "binary.toml": (bytes(range(256)), ["binary.toml", "binary data"]),
+    "types.json": (json.dumps(answers(age="thirty")).encode(), ["types.json", "age"]),
+    "range.json": (json.dumps(answers(pain__intensity=12)).encode(), ["range.json", "pain.intensity"]),
+    "unknown_key.json": (json.dumps(answers(equipmnet=[])).encode(), ["unknown key", "did you mean 'equipment'?"]),
+    "unknown_id.json": (json.dumps(answers(equipment=["kettlebell"])).encode(), ["equipment[0]", "unknown equipment"]),
+    "typo_id.json": (json.dumps(answers(conditions=["osteochondrosys"])).encode(), ["did you mean 'osteochondrosis'?"]),
+    "missing_screening.json": (
+        json.dumps({**answers(), "screening": {"fever": False}}).encode(),
+        ["screening.saddle_numbness", "must be answered"],
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_answers_files(tmp_path: Path, name: str) -> None:
+    content, fragments = BAD_FILES[name]
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_input_error(run("plan", str(path), "--format", "json"), *fragments)
+
+
+def test_missing_answers_file(tmp_path: Path) -> None:
+    assert_input_error(run("plan", str(tmp_path / "nope.toml")), "nope.toml: file not found")
+
+
+def test_bad_rules_folder(tmp_path: Path) -> None:
+    assert_input_error(run("plan", str(EXAMPLE_FILES[0]), "--rules", str(tmp_path / "none")), "rules folder not found")
+
+
+def test_explain_lists_fired_rules_in_order() -> None:
+    result = run("explain", str(EXAMPLES / "heart_condition_advanced.toml"))
+    assert result.exit_code == 0, result.stderr
+    fired = re.findall(r"^\s*\d+\. (\w+) \[", result.stdout, flags=re.M)
+    assert fired[0] == "parq_heart_condition"
+    assert "moderate_intensity_limits" in fired
+    assert "matched: screening.heart_condition=true" in result.stdout
+    assert "source:  acsm_2015_preparticipation" in result.stdout
+
+
+def test_explain_exercise_in_plan() -> None:
+    result = run("explain", str(EXAMPLES / "osteochondrosis_home.toml"), "dead_hang")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("Dead hang (dead_hang): in the plan")
+    assert "because osteochondrosis_mobility_traction" in result.stdout
+
+
+def test_explain_exercise_kept_out_by_rules_and_filters() -> None:
+    result = run("explain", str(EXAMPLES / "osteochondrosis_home.toml"), "deadlift")
+    lines = result.stdout.splitlines()
+    assert lines[0] == "Deadlift (deadlift): excluded by a rule"
+    assert {line.split(":")[0].strip(" -") for line in lines[1:]} == {
+        "gentle_no_heavy_spinal_loading",
+        "osteochondrosis_no_jerky_or_axial",
+        "filter.equipment",
+        "filter.level",
+    }
+
+
+def test_explain_unknown_exercise_suggests() -> None:
+    assert_input_error(run("explain", str(EXAMPLE_FILES[0]), "dead_hand"), "did you mean 'dead_hang'?")
+
+
+def test_batch_keeps_order_and_reports_bad_lines(tmp_path: Path) -> None:
+    cohort = tmp_path / "cohort.jsonl"
+    lines = [
+        json.dumps(answers()),
+        "{not json",
+        json.dumps(answers(screening__fever=True)),
+        json.dumps(answers(age=9)),
+        json.dumps(answers(pain__status="chronic", pain__intensity=3)),
+    ]
+    cohort.write_text("\n".join(lines) + "\n")
+    result = run("batch", str(cohort))
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["line"] for r in records] == [1, 2, 3, 4, 5]
+    assert [("plan" in r, "error" in r) for r in records] == [
+        (True, False),
+        (False, True),
+        (True, False),
+        (False, True),
+        (True, False),
+    ]
+    assert records[1]["error"]["message"].startswith("malformed JSON")
+    assert records[3]["error"]["location"] == "age"
+    assert records[2]["plan"]["screen"]["outcome"] == "stop"
+    assert records[4]["plan"]["programme"] == "gentle"
+    assert result.stderr.strip() == "3 plans, 2 error records"
+
+
+def test_batch_out_file(tmp_path: Path) -> None:
+    cohort = tmp_path / "c.jsonl"
+    cohort.write_text(json.dumps(answers()) + "\n")
+    out = tmp_path / "plans.jsonl"
+    result = run("batch", str(cohort), "--out", str(out))
+    assert result.exit_code == 0 and result.stdout == ""
+    assert json.loads(out.read_text())["plan"]["programme"] == "strength"
+
+
+def test_exercises_filters() -> None:
+    result = run("exercises", "--equipment", "none", "--level", "beginner", "--category", "stabilisation")
+    assert result.exit_code == 0
+    assert "plank" in result.stdout and "deadlift" not in result.stdout
+
+
+def test_exercises_unknown_filter_value() -> None:
+    assert_input_error(run("exercises", "--tag", "heavy_lod"), "--tag", "did you mean 'heavy_load'?")
+
+
+def test_exercises_show() -> None:
+    result = run("exercises", "show", "bent_over_barbell_row")
+    assert result.exit_code == 0
+    assert "prerequisites:  machine_row or seated_cable_row" in result.stdout
+    assert "source:         seed_001" in result.stdout
+
+
+def test_exercises_show_unknown() -> None:
+    assert_input_error(run("exercises", "show", "pullup"), "did you mean 'pull_up'?")
+
+
+def test_rules_check_ok() -> None:
+    result = run("rules", "check")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"ok: \d+ rules \(\d+ screen, \d+ route, \d+ select\), \d+ exercises, .*\n", result.stdout)
+
+
+def test_rules_list_and_show() -> None:
+    listing = run("rules", "list").stdout
+    assert "rf_saddle_numbness" in listing and "route_pain_gentle" in listing
+    shown = run("rules", "show", "rf_fever")
+    assert shown.exit_code == 0
+    assert "when:     screening.fever = true" in shown.stdout
+    assert "STOP the plan (urgent)" in shown.stdout
+    assert_input_error(run("rules", "show", "rf_fevr"), "did you mean 'rf_fever'?")
+
+
+INTAKE_ANSWERS = [
+    *(["n"] * 11),  # screening
+    "abc",  # invalid age: asked again
+    "42",
+    "beginner",
+    "",  # goal: default general
+    "chronic",
+    "4",
+    "n",
+    "",  # conditions: none
+    "resistance_band, 9",  # equipment by id and by number
+]
+
+
+def test_intake_asks_validates_saves_and_plans(tmp_path: Path) -> None:
+    saved = tmp_path / "me.toml"
+    result = run("intake", "--save", str(saved), "--format", "json", input="\n".join(INTAKE_ANSWERS) + "\n")
+    assert result.exit_code == 0, result.stderr
+    assert "please type a whole number from 16 to 100" in result.stdout + result.stderr
+    plan = json.loads(result.stdout[result.stdout.index("{\n") :])
+    assert plan["programme"] == "gentle"
+    again = run("plan", str(saved), "--format", "json")
+    assert json.loads(again.stdout) == plan
+    text = saved.read_text()
+    assert 'equipment = ["gym_ball", "resistance_band"]' in text
+    assert "age = 42" in text
+
+
+def test_intake_shows_emergency_advice_at_once(tmp_path: Path) -> None:
+    answers_typed = ["y", *(["n"] * 10), "50", "advanced", "", "acute", "6", "y", "", ""]
+    result = run("intake", input="\n".join(answers_typed) + "\n")
+    assert result.exit_code == 0, result.stderr
+    combined = result.stdout + result.stderr
+    advice_at = combined.index("Go to an emergency department (A&E) today")
+    assert advice_at < combined.index("Now about you and your back")
+    assert "SAFETY SCREEN: STOP" in result.stdout
+
+
+COMMANDS = [
+    [],
+    ["plan"],
+    ["intake"],
+    ["explain"],
+    ["batch"],
+    ["exercises"],
+    ["exercises", "show"],
+    ["exercises", "list"],
+    ["rules"],
+    ["rules", "check"],
+    ["rules", "list"],
+    ["rules", "show"],
+    ["scenarios"],
+    ["scenarios", "run"],
+    ["verify"],
+    ["diff"],
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "backplan")
+def test_every_command_has_help(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0
+    assert "Usage:" in result.stdout
+    if command and command[0] not in ("rules", "scenarios") or len(command) > 1:
+        assert "--rules" in result.stdout or command[:1] == ["exercises"], command
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c], ids=" ".join)
+def test_every_command_is_documented_in_readme(command: list[str]) -> None:
+    readme = (ROOT / "README.md").read_text()
+    assert f"backplan {' '.join(command)}" in readme
