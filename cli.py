@@ -332,25 +332,55 @@ def _batch_line(number: int, line: str, file: str, book: engine.RuleBook, counts
     return json.dumps({"line": number, "plan": result.model_dump(mode="json")}, separators=(",", ":")) + "\n"
 
 
+EquipmentOpt = Annotated[
+    str | None, typer.Option(help="Only exercises doable with this equipment id ('none' = no equipment).")
+]
+TagOpt = Annotated[str | None, typer.Option(help="Only exercises with this movement/safety tag.")]
+LevelOpt = Annotated[str | None, typer.Option(help="Only this level: beginner, intermediate or advanced.")]
+MuscleOpt = Annotated[str | None, typer.Option(help="Only exercises working this muscle.")]
+CategoryOpt = Annotated[str | None, typer.Option(help="Only this category: mobility, stabilisation or strength.")]
+
+
 @exercises_app.callback()
 def exercises(
     ctx: typer.Context,
-    equipment: Annotated[
-        str | None, typer.Option(help="Only exercises doable with this equipment id ('none' = no equipment).")
-    ] = None,
-    tag: Annotated[str | None, typer.Option(help="Only exercises with this movement/safety tag.")] = None,
-    level: Annotated[str | None, typer.Option(help="Only this level: beginner, intermediate or advanced.")] = None,
-    muscle: Annotated[str | None, typer.Option(help="Only exercises working this muscle.")] = None,
-    category: Annotated[
-        str | None, typer.Option(help="Only this category: mobility, stabilisation or strength.")
-    ] = None,
+    equipment: EquipmentOpt = None,
+    tag: TagOpt = None,
+    level: LevelOpt = None,
+    muscle: MuscleOpt = None,
+    category: CategoryOpt = None,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
     """List the catalogue (filter with the options), or `exercises show ID`."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"knowledge": knowledge}
+        ctx.obj = {"knowledge": knowledge, "rules": rules}
         return
+    _list_exercises(equipment, tag, level, muscle, category, knowledge)
+
+
+@exercises_app.command("list")
+def exercises_list(
+    equipment: EquipmentOpt = None,
+    tag: TagOpt = None,
+    level: LevelOpt = None,
+    muscle: MuscleOpt = None,
+    category: CategoryOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """The same as `backplan exercises`: list and filter the catalogue."""
+    _list_exercises(equipment, tag, level, muscle, category, knowledge)
+
+
+def _list_exercises(
+    equipment: str | None,
+    tag: str | None,
+    level: str | None,
+    muscle: str | None,
+    category: str | None,
+    knowledge: Path | None,
+) -> None:
     from engine.catalogue import filter_exercises
 
     with _errors():
@@ -362,14 +392,8 @@ def exercises(
             table.add_column(column)
         for ex in found:
             options = " or ".join("+".join(o) for o in ex.equipment) or "none"
-            table.add_row(
-                ex.id,
-                ex.name + (" (never recommended)" if ex.never_recommend else ""),
-                ex.category,
-                ex.level,
-                options,
-                ", ".join(ex.tags),
-            )
+            name = ex.name + (" (never recommended)" if ex.never_recommend else "")
+            table.add_row(ex.id, name, ex.category, ex.level, options, ", ".join(ex.tags))
         console.print(table)
         _write(console.export_text(), None)
 
@@ -378,12 +402,16 @@ def exercises(
 def exercises_show(
     ctx: typer.Context,
     exercise_id: Annotated[str, typer.Argument(help="Exercise id.", show_default=False)],
+    rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
-    """Everything about one exercise: steps, tags, prerequisites, source."""
+    """Everything about one exercise: steps, tags, prerequisites, source, and the rules that name it."""
+    from engine.catalogue import rules_selecting
+
     with _errors():
-        folder = knowledge or (ctx.obj or {}).get("knowledge") or engine.default_knowledge_dir()
-        k = engine.load_knowledge(folder)
+        folder = knowledge or (ctx.obj or {}).get("knowledge")
+        book = _book(rules or (ctx.obj or {}).get("rules"), folder)
+        k = book.knowledge
         ex = k.exercise(exercise_id)
         lines = [f"{ex.name} ({ex.id})"]
         if ex.never_recommend:
@@ -406,13 +434,9 @@ def exercises_show(
         ]
         if ex.contraindications:
             lines += ["cautions:", *[f"  - {c}" for c in ex.contraindications]]
+        named = rules_selecting(ex, book)
+        lines += ["rules that select it:", *[f"  - {rule_id}: {verb}" for rule_id, verb in named]] if named else []
         _write("\n".join(lines) + "\n", None)
-
-
-@exercises_app.command("list")
-def exercises_list(ctx: typer.Context) -> None:
-    """Same as `backplan exercises` (kept for symmetry with `rules list`)."""
-    ctx.invoke(exercises, ctx=ctx)
 
 
 @rules_app.command("check")

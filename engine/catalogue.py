@@ -46,6 +46,21 @@ def filter_exercises(
     return out
 
 
+def rules_selecting(exercise: Exercise, book: RuleBook) -> list[tuple[str, str]]:
+    """(rule id, "include"/"prefer"/"exclude") for every rule whose include or exclude selects the exercise."""
+    out = []
+    for item in book.rules.rules:
+        for action in item.rule.then:
+            if isinstance(action, (Include, Exclude)) and (
+                exercise.id in action.exercises
+                or set(exercise.tags) & set(action.tags)
+                or exercise.category in action.categories
+            ):
+                verb = "exclude" if isinstance(action, Exclude) else ("prefer" if action.prefer else "include")
+                out.append((item.id, verb))
+    return list(dict.fromkeys(out))
+
+
 def describe_action(action: object) -> str:
     if isinstance(action, Stop):
         return f"STOP the plan ({action.level}): {action.message}"
