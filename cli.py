@@ -320,14 +320,15 @@ def _nullbar() -> _NullBar:
 def _batch_line(number: int, line: str, file: str, book: engine.RuleBook, counts: dict[str, int]) -> str:
     if not line.strip():
         counts["errors"] += 1
-        return json.dumps({"line": number, "error": {"kind": "IntakeError", "message": "empty line"}}) + "\n"
+        error = IntakeError("empty line, expected an answers object", file=f"{file}:{number}").as_dict()
+        return json.dumps({"line": number, "error": error}, separators=(",", ":")) + "\n"
     try:
         data = parse_answers_text(line, file=f"{file}:{number}", fmt="json")
         answers = engine.parse_intake(data, book.knowledge, file=f"{file}:{number}")
         result = engine.recommend(answers, book)
     except InputError as exc:
         counts["errors"] += 1
-        return json.dumps({"line": number, "error": exc.as_dict()}, sort_keys=False) + "\n"
+        return json.dumps({"line": number, "error": exc.as_dict()}, separators=(",", ":")) + "\n"
     counts["plans"] += 1
     return json.dumps({"line": number, "plan": result.model_dump(mode="json")}, separators=(",", ":")) + "\n"
 
