@@ -259,10 +259,13 @@ def intake(
     with _errors():
         book = _book(rules, knowledge)
         questionnaire = Questionnaire(book)
-        answers = questionnaire.ask(
-            prompt=lambda text, default: typer.prompt(text, default=default, show_default=default is not None),
-            say=lambda text: typer.echo(text, err=True),
-        )
+        try:
+            answers = questionnaire.ask(
+                prompt=lambda text, default: typer.prompt(text, default=default, show_default=bool(default), err=True),
+                say=lambda text: typer.echo(text, err=True),
+            )
+        except typer.Abort:
+            raise IntakeError("the questionnaire was not completed (input ended)", file="<stdin>") from None
         result = engine.recommend(answers, book)
         if save is not None:
             _write(engine.intake_to_toml(answers, book.knowledge), save)

@@ -168,7 +168,7 @@ class Questionnaire:
 
 
 def _with_choices(text: str, choices: list[str]) -> str:
-    return f"{text} ({' / '.join(choices)})"
+    return f"{text} [{'/'.join(choices)}]"
 
 
 def _numbered(title: str, items: list[tuple[str, str]]) -> str:

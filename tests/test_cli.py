@@ -233,7 +233,8 @@ def test_intake_asks_validates_saves_and_plans(tmp_path: Path) -> None:
     saved = tmp_path / "me.toml"
     result = run("intake", "--save", str(saved), "--format", "json", input="\n".join(INTAKE_ANSWERS) + "\n")
     assert result.exit_code == 0, result.stderr
-    assert "please type a whole number from 16 to 100" in result.stdout + result.stderr
+    assert "please type a whole number from 16 to 100" in result.stderr
+    # Questions go to stderr; CliRunner echoes the typed input on stdout, where a terminal would show it.
     plan = json.loads(result.stdout[result.stdout.index("{\n") :])
     assert plan["programme"] == "gentle"
     again = run("plan", str(saved), "--format", "json")
@@ -286,3 +287,11 @@ def test_every_command_has_help(command: list[str]) -> None:
 def test_every_command_is_documented_in_readme(command: list[str]) -> None:
     readme = (ROOT / "README.md").read_text()
     assert f"backplan {' '.join(command)}" in readme
+
+
+def test_intake_with_input_ending_early_is_bad_input() -> None:
+    result = run("intake", input="n\nn\n")
+    assert result.exit_code == 2 and "{" not in result.stdout and "SAFETY" not in result.stdout
+    assert (
+        result.stderr.splitlines()[-1] == "backplan: error: <stdin>: the questionnaire was not completed (input ended)"
+    )

@@ -51,13 +51,21 @@ def test_wheel_works_outside_the_checkout(tmp_path: Path) -> None:
         "print(json.dumps([engine.__file__, str(engine.default_rules_dir()), str(engine.default_knowledge_dir())]))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], cwd=elsewhere, env={"PYTHONPATH": str(site)}, capture_output=True, text=True,
+        [sys.executable, "-c", script],
+        cwd=elsewhere,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
         check=True,
     )
     module, rules, knowledge = json.loads(out.stdout)
     assert module.startswith(str(site)) and rules.startswith(str(site)) and knowledge.startswith(str(site))
     plan = subprocess.run(
         [sys.executable, "-m", "cli", "plan", str(EXAMPLES / "beginner_home_nothing.toml"), "-f", "json"],
-        cwd=elsewhere, env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=True,
+        cwd=elsewhere,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert json.loads(plan.stdout)["programme"] == "strength"
