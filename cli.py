@@ -265,6 +265,7 @@ def intake(
                 say=lambda text: typer.echo(text, err=True),
             )
         except typer.Abort:
+            typer.echo("", err=True)  # the error starts on its own line, not after the open prompt
             raise IntakeError("the questionnaire was not completed (input ended)", file="<stdin>") from None
         result = engine.recommend(answers, book)
         if save is not None:
