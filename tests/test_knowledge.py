@@ -72,7 +72,7 @@ SPEC_EQUIPMENT = [
     "assisted_pull_up_machine",
 ]
 HOUSEHOLD = {"floor", "mat", "wall", "chair", "couch", "pillow", "bolster", "bottle", "bottles"}
-EXERCISES = sorted(load_knowledge(KNOWLEDGE).exercises)
+EXERCISES = sorted(load_knowledge(KNOWLEDGE).exercises)  # parametrize over the shipped catalogue
 
 
 @pytest.mark.parametrize("exercise_id", SPEC_IDS)
@@ -136,15 +136,26 @@ def test_dead_hang_has_alternatives(knowledge: engine.Knowledge) -> None:
     assert ("pull_up_bar",) in options and ("wall_bars",) in options
 
 
-@pytest.mark.parametrize(
-    "vocabulary", ["equipment", "conditions", "tags", "muscles", "goals", "patterns", "screening", "programmes"]
-)
-def test_vocabulary_entries_are_described(vocabulary: str, knowledge: engine.Knowledge) -> None:
-    entries = getattr(knowledge, vocabulary)
-    assert entries
-    for entry in entries.values():
-        text = getattr(entry, "description", None) or getattr(entry, "text", "")
-        assert len(text) >= 5, entry.id
+VOCABULARIES = ["equipment", "conditions", "tags", "muscles", "goals", "patterns", "screening", "programmes"]
+_BUNDLED = load_knowledge(KNOWLEDGE)
+VOCAB_ENTRIES = [(vocab, entry_id) for vocab in VOCABULARIES for entry_id in getattr(_BUNDLED, vocab)]
+
+
+@pytest.mark.parametrize(("vocabulary", "entry_id"), VOCAB_ENTRIES, ids=lambda v: str(v))
+def test_every_vocabulary_entry_is_described_and_sourced(
+    vocabulary: str, entry_id: str, knowledge: engine.Knowledge
+) -> None:
+    entry = getattr(knowledge, vocabulary)[entry_id]
+    text = getattr(entry, "description", None) or getattr(entry, "text", "")
+    assert len(text) >= 5
+    source = getattr(entry, "source", None)
+    if vocabulary in ("conditions", "screening", "programmes", "equipment"):
+        assert source in knowledge.sources
+
+
+@pytest.mark.parametrize("question", list(_BUNDLED.screening))
+def test_screening_questions_are_yes_no_questions(question: str, knowledge: engine.Knowledge) -> None:
+    assert knowledge.screening[question].text.rstrip().endswith("?")
 
 
 def _copy(tmp_path: Path) -> Path:
