@@ -19,15 +19,13 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.table import Table
 
 import engine
 from engine.errors import BackplanError, EngineError, InputError, IntakeError
-from engine.explain import fired_rules, status_text, why
 from engine.intake import parse_answers_text
-from engine.render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text, render_markdown
+
+# rich, the renderers and the reviewer tools are imported where used: `plan --format json` and
+# `batch` never pay for them at start-up.
 
 app = typer.Typer(
     name="backplan",
@@ -117,6 +115,12 @@ _OUTCOME_STYLE = {"stop": "bold white on red", "consult": "bold black on yellow"
 
 
 def _render_text(plan: engine.Plan, knowledge: engine.Knowledge, *, width: int | None = None) -> str:
+    from rich.console import Console
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from engine.render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text
+
     console = Console(record=True, width=width or 100, force_terminal=False, color_system=None, file=io.StringIO())
     outcome = plan.screen.outcome
     body = "\n".join([OUTCOME_HEADLINE[outcome], *[f"• {r.message}" for r in plan.screen.reasons]])
@@ -180,6 +184,8 @@ def _render(plan: engine.Plan, knowledge: engine.Knowledge, fmt: Format) -> str:
     if fmt is Format.json:
         return plan.to_json()
     if fmt is Format.markdown:
+        from engine.render import render_markdown
+
         return render_markdown(plan, knowledge)
     return _render_text(plan, knowledge)
 
@@ -211,6 +217,8 @@ def explain(
     knowledge: KnowledgeOpt = None,
 ) -> None:
     """Which rules fired, in order, with the facts they matched, their reasons and sources."""
+    from engine.explain import fired_rules, status_text, why
+
     with _errors():
         book = _book(rules, knowledge)
         intake = engine.load_intake(answers, book.knowledge)
@@ -386,6 +394,9 @@ def _list_exercises(
     category: str | None,
     knowledge: Path | None,
 ) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
     from engine.catalogue import filter_exercises
 
     with _errors():
