@@ -298,7 +298,11 @@ def batch(
             raise IntakeError("file not found", file=str(intakes)) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise IntakeError(f"cannot read: {exc}", file=str(intakes)) from None
-        lines = text.splitlines()
+        # Only "\n" ends a line: str.splitlines() would also split at U+2028 and friends, which JSON allows
+        # raw inside strings, and the line numbers in the records would drift.
+        lines = [line.removesuffix("\r") for line in text.split("\n")]
+        if lines and lines[-1] == "":
+            lines.pop()
         show_progress = sys.stderr.isatty()
         results: list[str] = []
         counts = {"plans": 0, "errors": 0}

@@ -184,7 +184,7 @@ def test_conflicting_programmes(tmp_path: Path, knowledge: engine.Knowledge) -> 
     assert err.rule == "route_pain_gentle"
     assert err.message == (
         "chooses 'gentle' while rule extra_rule chooses 'strength' at the same priority 10, "
-        "both for: pain.intensity=3, pain.status=none, pain.radiates_to_leg=false"
+        "both for: pain.intensity=3, pain.status=none, pain.radiates_to_leg=false, screening.night_pain=false"
     )
 
 

@@ -1,0 +1,271 @@
+"""Scenario files: a reviewer's answers plus what the plan must (and must not) contain.
+
+A scenario is a TOML file (docs/scenarios.md): ``name``, ``description``, optional ``source``, an
+``[answers]`` table in the answers-file format and an ``[expect]`` table. ``run_scenarios`` evaluates every
+file in a folder and reports, per file, exactly what differed, plus the rules no scenario makes fire.
+A malformed file is an input error naming the file and the key; it never counts as a failed scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+
+from ._tomlio import load_toml_file, pydantic_to_error
+from .errors import EngineError, InputError, IntakeError, closest
+from .facts import NO_PROGRAMME
+from .intake import Intake, parse_intake
+from .planner import Evaluation, RuleBook, evaluate
+from .ruleset import Stop, Warn
+
+
+class Expect(BaseModel):
+    """What the plan must show; every key is optional, but at least one must be given."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outcome: Literal["clear", "consult", "stop"] | None = None
+    programme: StrictStr | None = None  # a programme id, or "none" when the screen stops
+    exercises_include: tuple[StrictStr, ...] = ()
+    exercises_exclude: tuple[StrictStr, ...] = ()
+    warnings_include: tuple[StrictStr, ...] = ()  # rule ids that must give a warning
+    warnings_exclude: tuple[StrictStr, ...] = ()
+    rules_fired: tuple[StrictStr, ...] = ()
+    rules_not_fired: tuple[StrictStr, ...] = ()
+
+    def given(self) -> list[str]:
+        return [name for name in type(self).model_fields if getattr(self, name) not in (None, ())]
+
+
+class ScenarioFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: StrictStr = Field(min_length=3)
+    description: StrictStr = Field(min_length=10)
+    source: StrictStr | None = None
+    answers: dict[str, Any]
+    expect: Expect
+
+
+@dataclass(frozen=True)
+class Scenario:
+    file: str
+    name: str
+    description: str
+    source: str | None
+    intake: Intake
+    expect: Expect
+
+
+# --- loading and validation ----------------------------------------------------------------------------
+
+
+def load_scenario(path: Path, book: RuleBook) -> Scenario:
+    """Read and validate one scenario file against the rule book's knowledge and rule ids."""
+    file = str(path)
+    try:
+        data = ScenarioFile.model_validate(load_toml_file(Path(path), InputError))
+    except ValidationError as exc:
+        raise pydantic_to_error(exc, model=ScenarioFile, file=file, error=InputError) from None
+    knowledge = book.knowledge
+    if data.source is not None and data.source not in knowledge.sources:
+        raise InputError(
+            f"unknown source '{data.source}'",
+            file=file,
+            location="source",
+            suggestion=closest(data.source, knowledge.sources),
+        )
+    _check_expect(data.expect, book, file)
+    return Scenario(file, data.name, data.description, data.source, _intake(data.answers, book, file), data.expect)
+
+
+def _intake(answers: dict[str, Any], book: RuleBook, file: str) -> Intake:
+    try:
+        return parse_intake(answers, book.knowledge, file=file)
+    except IntakeError as exc:  # say where in the scenario file: under [answers]
+        location = f"answers.{exc.location}" if exc.location else "answers"
+        raise IntakeError(exc.message, file=file, location=location, suggestion=exc.suggestion) from None
+
+
+def _check_expect(expect: Expect, book: RuleBook, file: str) -> None:
+    if not expect.given():
+        raise InputError("give at least one expectation", file=file, location="expect")
+    programmes = [NO_PROGRAMME, *book.knowledge.programmes]
+    if expect.programme is not None and expect.programme not in programmes:
+        raise InputError(
+            f"unknown programme '{expect.programme}' (one of: {', '.join(programmes)})",
+            file=file,
+            location="expect.programme",
+            suggestion=closest(expect.programme, programmes),
+        )
+    _check_ids(expect, book, file)
+    for a, b in (
+        ("exercises_include", "exercises_exclude"),
+        ("warnings_include", "warnings_exclude"),
+        ("rules_fired", "rules_not_fired"),
+    ):
+        both = sorted(set(getattr(expect, a)) & set(getattr(expect, b)))
+        if both:
+            raise InputError(f"'{both[0]}' is in both {a} and {b}", file=file, location=f"expect.{b}")
+
+
+def _check_ids(expect: Expect, book: RuleBook, file: str) -> None:
+    """Every exercise and rule id an expectation names exists (warnings: only rules that can warn)."""
+    rules = book.rules.by_id()
+    warners = {i for i, r in rules.items() if any(isinstance(a, (Warn, Stop)) for a in r.rule.then)}
+    for key in (
+        "exercises_include",
+        "exercises_exclude",
+        "warnings_include",
+        "warnings_exclude",
+        "rules_fired",
+        "rules_not_fired",
+    ):
+        what, valid = (
+            ("exercise", list(book.knowledge.exercises)) if key.startswith("exercises") else ("rule", list(rules))
+        )
+        for index, ident in enumerate(getattr(expect, key)):
+            where = f"expect.{key}[{index}]"
+            if ident not in valid:
+                raise InputError(
+                    f"unknown {what} id '{ident}'", file=file, location=where, suggestion=closest(ident, valid)
+                )
+            if key.startswith("warnings") and ident not in warners:
+                raise InputError(
+                    f"rule '{ident}' never gives a warning (no warn or stop action)", file=file, location=where
+                )
+
+
+def load_scenarios(folder: Path, book: RuleBook) -> list[Scenario]:
+    """Every ``*.toml`` under ``folder`` (sorted by path); raises on the first malformed file."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("scenarios folder not found", file=str(folder))
+    paths = sorted(p for p in folder.rglob("*.toml") if p.is_file())
+    if not paths:
+        raise InputError("no scenario files (*.toml) found", file=str(folder))
+    scenarios: list[Scenario] = []
+    names: dict[str, str] = {}
+    for path in paths:
+        scenario = load_scenario(path, book)
+        if scenario.name in names:
+            raise InputError(
+                f"duplicate scenario name (also in {names[scenario.name]})", file=str(path), location="name"
+            )
+        names[scenario.name] = str(path)
+        scenarios.append(scenario)
+    return scenarios
+
+
+# --- running ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    file: str
+    passed: bool
+    failures: list[str]  # one line per difference, saying what was expected and what came out
+    fired: frozenset[str]
+
+
+def run_scenario(scenario: Scenario, book: RuleBook) -> ScenarioResult:
+    try:
+        evaluation = evaluate(scenario.intake, book)
+    except EngineError as exc:  # the engine refused this intake: the scenario fails, the run goes on
+        failures = [f"no plan: internal error: {exc.line()}"]
+        return ScenarioResult(scenario.name, scenario.file, False, failures, frozenset())
+    failures = differences(scenario.expect, evaluation)
+    fired = frozenset(e.rule for e in evaluation.plan.trace)
+    return ScenarioResult(scenario.name, scenario.file, not failures, failures, fired)
+
+
+def differences(expect: Expect, evaluation: Evaluation) -> list[str]:
+    """Every way the evaluated plan differs from the expectation, each as one readable line."""
+    plan = evaluation.plan
+    out: list[str] = []
+    if expect.outcome is not None and plan.screen.outcome != expect.outcome:
+        reasons = ", ".join(r.rule for r in plan.screen.reasons)
+        out.append(
+            f"outcome: expected {expect.outcome}, got {plan.screen.outcome}" + (f" (from {reasons})" if reasons else "")
+        )
+    programme = plan.programme or NO_PROGRAMME
+    if expect.programme is not None and programme != expect.programme:
+        out.append(f"programme: expected {expect.programme}, got {programme}")
+    planned = {ex.id: ex for session in plan.sessions for ex in session.exercises}
+    for ex_id in expect.exercises_include:
+        if ex_id not in planned:
+            out.append(f"exercises_include: '{ex_id}' is not in the plan ({_why_not(evaluation, ex_id)})")
+    for ex_id in expect.exercises_exclude:
+        if ex_id in planned:
+            out.append(f"exercises_exclude: '{ex_id}' is in the plan (because {', '.join(planned[ex_id].because)})")
+    fired = [e.rule for e in plan.trace]
+    warned = {w.rule: w for w in plan.warnings}
+    for rule in expect.warnings_include:
+        if rule not in warned:
+            state = "it fired" if rule in fired else "it did not fire"
+            out.append(f"warnings_include: rule '{rule}' gave no warning ({state})")
+    for rule in expect.warnings_exclude:
+        if rule in warned:
+            out.append(f"warnings_exclude: rule '{rule}' warned ({warned[rule].level}): {warned[rule].message}")
+    out += [f"rules_fired: rule '{r}' did not fire" for r in expect.rules_fired if r not in fired]
+    out += [f"rules_not_fired: rule '{r}' fired" for r in expect.rules_not_fired if r in fired]
+    return out
+
+
+def _why_not(evaluation: Evaluation, ex_id: str) -> str:
+    status = evaluation.statuses[ex_id]
+    if status.status == "stopped":
+        return "the safety screen stopped the plan"
+    reasons = "; ".join(f"{r.rule}: {r.message}" for r in status.reasons)
+    if status.status == "eligible":
+        return "eligible, but another exercise took its place"
+    return f"{status.status}: {reasons}" if reasons else status.status
+
+
+@dataclass(frozen=True)
+class ScenarioReport:
+    folder: str
+    results: list[ScenarioResult]
+    uncovered: list[str]  # rule ids no scenario makes fire, in evaluation order
+    rules: int
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    def render(self) -> str:
+        root = Path(self.folder)
+        files = [_relative(r.file, root) for r in self.results]
+        width = max([len("file"), *(len(f) for f in files)])
+        count = f"{len(self.results)} file{'s' if len(self.results) != 1 else ''}"
+        lines = [f"Scenarios in {self.folder} ({count})", "", f"  result  {'file':<{width}}  name"]
+        for result, file in zip(self.results, files, strict=True):
+            lines.append(f"  {'PASS' if result.passed else 'FAIL':<6}  {file:<{width}}  {result.name}")
+            lines += [f"          - {failure}" for failure in result.failures]
+        failed = sum(not r.passed for r in self.results)
+        lines += ["", f"{len(self.results) - failed} passed, {failed} failed", ""]
+        if self.uncovered:
+            lines.append(f"Coverage: {len(self.uncovered)} of {self.rules} rules fire in no scenario:")
+            lines += [f"  {rule}" for rule in self.uncovered]
+        else:
+            lines.append(f"Coverage: every rule fires in at least one scenario ({self.rules} rules)")
+        return "\n".join(lines) + "\n"
+
+
+def _relative(file: str, root: Path) -> str:
+    try:
+        return Path(file).relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
+def run_scenarios(folder: Path, book: RuleBook) -> ScenarioReport:
+    """Run every scenario file in ``folder`` against ``book``; raises ``InputError`` on a malformed file."""
+    results = [run_scenario(s, book) for s in load_scenarios(folder, book)]
+    fired = frozenset().union(*(r.fired for r in results))
+    uncovered = [item.id for item in book.rules.rules if item.id not in fired]
+    return ScenarioReport(str(folder), results, uncovered, len(book.rules.rules))
