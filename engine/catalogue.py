@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .errors import InputError, closest
 from .knowledge import CATEGORIES, LEVELS, Exercise, Knowledge
 from .planner import RuleBook
@@ -95,6 +97,14 @@ def describe_action(action: object) -> str:
     raise TypeError(type(action).__name__)  # pragma: no cover - the action set is closed
 
 
+def _relative(file: str, root: str) -> str:
+    """A rule file as a path inside its rules folder (the same on every machine)."""
+    try:
+        return Path(file).relative_to(root).as_posix()
+    except ValueError:
+        return file
+
+
 def describe_rule(rule_id: str, book: RuleBook) -> str:
     rules = book.rules.by_id()
     if rule_id not in rules:
@@ -104,7 +114,7 @@ def describe_rule(rule_id: str, book: RuleBook) -> str:
     source = book.knowledge.sources[r.source]
     lines = [
         f"{r.id}: {r.title}",
-        f"  file:     {item.file}",
+        f"  file:     {_relative(item.file, book.rules.root)}",
         f"  stage:    {r.stage}, priority {r.priority} (lower fires first)",
         f"  when:     {r.when.describe()}",
         "  then:",
