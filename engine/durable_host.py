@@ -1,29 +1,67 @@
 """The only module that imports durable_rules.
 
 One ``DurableEvaluator`` per rule set: one Host (no background dispatcher), one lock, every
-evaluation in a fresh session that is deleted afterwards. Actions only record that a rule fired;
-their effects are applied in plain Python by the planner. Any failure inside durable_rules (or an
-action) surfaces as ``EngineError``: never a silently partial result.
+evaluation in a fresh session that is deleted afterwards. durable_rules does the matching (its C
+rete network decides which rules fire, and in which order); this module only drains the agenda of
+fired rules and records their ids. The planner applies their effects in plain Python. Any failure
+inside durable_rules surfaces as ``EngineError``: never a silently partial result.
+
+Two facts about durable_rules 2.0.28 shape the code (both measured; see docs/performance.md):
+
+* **Draining the agenda ourselves.** durable's Python layer runs each fired rule's action through a
+  ``Closure``/``Promise`` pair that JSON-decodes the whole matched fact, re-encodes the session
+  state and swallows exceptions into that state: about 50 µs a firing, most of a plan's cost. Our
+  actions only need the rule id, which is the first key of the message durable hands out, so we
+  call the same native functions durable's ``Ruleset.do_actions`` calls
+  (``start_action_for_state`` / ``complete_and_start_action``) and read the id from the message
+  head. Nothing runs inside durable that could fail silently, so no state needs checking.
+* **Shards.** durable walks its alpha network depth-first with a fixed stack of 64 nodes, pushing
+  every child that matches: a fact for which more than 64 paths are open at once fails with
+  ``error code: 303`` (ERR_MAX_STACK_SIZE; e.g. 64 rules that all match, plus the catch-all). The
+  nodes on that stack are roots of disjoint subtrees, each holding at least one end of a path, so
+  the stack never holds more entries than the network has paths: the number of terms of the rules'
+  patterns in disjunctive normal form. A stage with more than ``SHARD_TERMS`` of them is split into
+  several rulesets ("shards"), each evaluated in its own session; rules in one stage never interact
+  (one fact, no joins), so the union of the shards' firings is the stage's firing. The bundled
+  stages each fit in one shard.
+
+Facts are projected onto the fields the stage's rules read and encoded once per stage: less JSON to
+write, and for durable to parse and to store per matching rule, and far from durable's limit of
+about 250 properties a fact (``error code: 302``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
+import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from durable import engine as _durable
 
 from .errors import EngineError
 
-# Every stage gets a rule that matches every fact. durable_rules 2.0.28 crashes the process (free():
+# The C extension durable's own Ruleset calls (``durable.engine`` imports it as ``durable_rules_engine``).
+_native: Any = _durable.durable_rules_engine
+
+# Every ruleset gets a rule that matches every fact. durable_rules 2.0.28 crashes the process (free():
 # invalid pointer) when a session whose only fact matched nothing is deleted, and leaks the session if
 # it is not; with a catch-all, every assert is handled and every session can be deleted. Rule ids in
 # files must start with a letter, so this id can never clash.
 _SEEN = "__seen"
-_SEEN_RULE = {"all": [{"m": {"$ex": {"age": 1}}}], "pri": 65000}
+_SEEN_FIELD = "age"
+_SEEN_RULE = {"all": [{"m": {"$ex": {_SEEN_FIELD: 1}}}], "pri": 65000}
+
+# Pattern terms (paths through the alpha network) one shard may hold: the catch-all adds one, and
+# durable's traversal stack holds 64.
+SHARD_TERMS = 60
+
+_OPERATORS = ("$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex")
+# JSON as durable's Ruleset writes it (ensure_ascii=False), compact, with one cached encoder.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 DurableRules = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
@@ -42,64 +80,195 @@ class _QuietHost(_durable.Host):  # type: ignore[misc]
         return self._resolve(action_name)
 
 
-def _ignore(c: Any) -> None:
-    return None
+def _never(name: str) -> Callable[[Any], None]:
+    """The action durable registers: never called, because the evaluator drains the agenda itself."""
+
+    def action(c: Any) -> None:
+        raise RuntimeError(f"rule {name} fired outside DurableEvaluator.evaluate")
+
+    return action
+
+
+def pattern_terms(pattern: Mapping[str, Any]) -> int:
+    """How many terms the pattern has in disjunctive normal form: its paths through durable's alpha network."""
+    if len(pattern) == 1:
+        ((key, value),) = pattern.items()
+        if key == "$or":
+            return sum(pattern_terms(child) for child in value)
+        if key == "$and":
+            terms = 1
+            for child in value:
+                terms *= pattern_terms(child)
+            return terms
+    return 1
+
+
+def pattern_paths(pattern: Mapping[str, Any]) -> Iterator[str]:
+    """Every dotted fact path a compiled pattern reads."""
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for child in value:
+                yield from pattern_paths(child)
+        elif key in _OPERATORS:
+            yield from value
+        else:
+            yield key
+
+
+def _shards(rules: Mapping[str, Mapping[str, Any]], limit: int) -> list[dict[str, Mapping[str, Any]]]:
+    """Split one stage's rules, in order, into groups of at most ``limit`` pattern terms (a rule is never split)."""
+    groups: list[dict[str, Mapping[str, Any]]] = [{}]
+    used = 0
+    for rule_id, rule in rules.items():
+        size = sum(pattern_terms(alias) for part in rule["all"] for alias in part.values())
+        if groups[-1] and used + size > limit:
+            groups.append({})
+            used = 0
+        groups[-1][rule_id] = rule
+        used += size
+    return groups
+
+
+class _Projection:
+    """Copies only the fields a stage reads out of a fact (nested dicts, addressed by dotted paths)."""
+
+    def __init__(self, paths: set[str]) -> None:
+        tree: dict[str, Any] = {}
+        for path in sorted(paths):
+            node = tree
+            parts = path.split(".")
+            for part in parts[:-1]:
+                child = node.setdefault(part, {})
+                if child is None:  # "a" and "a.b" both read: keep the whole of "a"
+                    break
+                node = child
+            else:
+                node[parts[-1]] = None
+        self._tree = tree
+
+    def __call__(self, fact: Mapping[str, Any]) -> dict[str, Any]:
+        return _project(fact, self._tree)
+
+
+def _project(fact: Mapping[str, Any], tree: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, sub in tree.items():
+        if key not in fact:
+            continue
+        value = fact[key]
+        if sub is None or not isinstance(value, Mapping):
+            out[key] = value
+        else:
+            out[key] = _project(value, sub)
+    return out
 
 
 class DurableEvaluator:
     """Evaluate one fact per stage and return the ids of the rules that fired, in firing order."""
 
-    def __init__(self, stages: DurableRules, namespace: str = "backplan") -> None:
+    def __init__(self, stages: DurableRules, namespace: str = "backplan", shard_terms: int = SHARD_TERMS) -> None:
         self._lock = threading.Lock()
-        self._sink: list[str] | None = None
         self._sids = itertools.count(1)
-        self._names = {stage: f"{namespace}_{stage}" for stage in stages}
-        self._host = _QuietHost(self._action)
-        definitions = {
-            self._names[stage]: {**copy.deepcopy(dict(rules)), _SEEN: {**_SEEN_RULE, "run": _SEEN}}
-            for stage, rules in stages.items()
-        }
+        self._host = _QuietHost(_never)
+        self._stages: dict[str, tuple[Any, ...]] = {}  # stage -> the durable Ruleset of each shard
+        self._projections: dict[str, _Projection] = {}  # stage -> the fields its rules read
+        self._known: dict[str, frozenset[str]] = {}
+        self._priority: dict[str, int] = {}
+        definitions: dict[str, dict[str, Any]] = {}
+        shards: dict[str, list[str]] = {}
+        for stage, rules in stages.items():
+            groups = _shards(rules, shard_terms)
+            shards[stage] = []
+            for index, group in enumerate(groups):
+                name = f"{namespace}_{stage}" if len(groups) == 1 else f"{namespace}_{stage}_{index}"
+                definitions[name] = {**copy.deepcopy(dict(group)), _SEEN: {**_SEEN_RULE, "run": _SEEN}}
+                shards[stage].append(name)
+            paths = {_SEEN_FIELD}
+            for rule_id, rule in rules.items():
+                self._priority[rule_id] = int(rule.get("pri", 0))
+                for part in rule["all"]:
+                    for alias in part.values():
+                        paths.update(pattern_paths(alias))
+            paths.discard("sid")  # the session id is ours to set
+            self._projections[stage] = _Projection(paths)
+            self._known[stage] = frozenset([*rules, _SEEN])
         try:
             if definitions:
                 self._host.register_rulesets(definitions)
         except Exception as exc:  # durable's own errors are opaque codes; name the stage set at least
             raise EngineError(f"durable_rules rejected the compiled rules: {exc}") from exc
-
-    def _action(self, name: str) -> Callable[[Any], None]:
-        # Exactly one parameter: durable treats a 2-parameter action as async and stops the chain.
-        if name == _SEEN:
-            return _ignore
-
-        def record(c: Any) -> None:
-            if self._sink is None:  # pragma: no cover - only reachable if durable fires outside evaluate()
-                raise RuntimeError("rule fired outside an evaluation")
-            self._sink.append(name)
-
-        return record
+        for stage, names in shards.items():
+            self._stages[stage] = tuple(self._host.get_ruleset(name) for name in names)
 
     def stages(self) -> tuple[str, ...]:
-        return tuple(self._names)
+        return tuple(self._stages)
+
+    def shards(self, stage: str) -> int:
+        """How many durable rulesets the stage was split into (1 unless it is very large)."""
+        return len(self._stages.get(stage, ()))
 
     def evaluate(self, stage: str, fact: Mapping[str, Any]) -> list[str]:
         """Rule ids fired by ``fact`` in ``stage``, each once, in firing order."""
-        ruleset = self._names.get(stage)
-        if ruleset is None:
+        rulesets = self._stages.get(stage)
+        if rulesets is None:
             return []
+        known = self._known[stage]
+        # One JSON text for every shard (durable's Ruleset.assert_fact would encode it per shard).
+        try:
+            inner = _ENCODE(self._projections[stage](fact))[1:-1]
+        except (TypeError, ValueError, RecursionError) as exc:  # not JSON data: nothing durable could match
+            raise EngineError(f"cannot pass the fact to durable_rules in stage '{stage}': {exc}") from exc
+        tail = ("," + inner if inner else "") + "}"
+        fired: list[str] = []
         with self._lock:
-            sid = str(next(self._sids))
-            fired: list[str] = []
-            self._sink = fired
-            try:
-                self._host.assert_fact(ruleset, {**fact, "sid": sid})
-                state = self._host.get_state(ruleset, sid)
-                if isinstance(state, Mapping) and "exception" in state:
-                    raise EngineError(f"a rule action failed in stage '{stage}': {state['exception']}")
-            except EngineError:
-                raise
-            except Exception as exc:
-                raise EngineError(f"durable_rules failed in stage '{stage}': {type(exc).__name__}: {exc}") from exc
-            finally:
-                self._sink = None
-                self._host.delete_state(ruleset, sid)
+            for ruleset in rulesets:
+                self._evaluate_one(stage, ruleset, tail, known, fired)
+        if len(rulesets) > 1:  # each shard fires in priority order; merge them (sort is stable)
+            fired.sort(key=self._priority.__getitem__)
         # "$or" patterns fire once per true branch (durable_rules issue #308): keep the first firing.
         return list(dict.fromkeys(fired))
+
+    def _evaluate_one(self, stage: str, ruleset: Any, tail: str, known: frozenset[str], fired: list[str]) -> None:
+        """Assert the fact (``tail``: its JSON after the session id) in a new session of one shard."""
+        sid = str(next(self._sids))
+        handle = ruleset._handle
+        try:
+            # What durable's Ruleset.assert_fact does, minus re-encoding: any result but "ok" fails
+            # (1 not handled, 2 already observed, 3 deferred; none can happen with the catch-all rule
+            # and a fresh session, so any of them means durable is not doing what we rely on).
+            code, state = _native.assert_fact(handle, '{"sid":"' + sid + '"' + tail)
+            if code != 0:
+                raise EngineError(f"durable_rules did not take the fact in stage '{stage}' (result code {code})")
+            result = _native.start_action_for_state(handle, state)
+            message = result[1] if result else None
+            while message:
+                name = self._rule_name(message, known)
+                if name != _SEEN:
+                    self._fire(name, fired)
+                message = _native.complete_and_start_action(handle, state)
+        except Exception as exc:
+            with contextlib.suppress(Exception):  # e.g. nothing was stored: the first error is the one to report
+                ruleset.delete_state(sid)
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"durable_rules failed in stage '{stage}': {type(exc).__name__}: {exc}") from exc
+        try:
+            ruleset.delete_state(sid)
+        except Exception as exc:  # pragma: no cover - durable never fails here in practice
+            raise EngineError(f"durable_rules could not delete a session in stage '{stage}': {exc}") from exc
+
+    @staticmethod
+    def _rule_name(message: str, known: frozenset[str]) -> str:
+        """The fired rule's id: the first key of the message ``{"rule_id":{"m":{...}}}``."""
+        end = message.find('"', 2)
+        name = message[2:end] if message.startswith('{"') and end > 2 else ""
+        if name not in known:  # not the layout we rely on: decode it properly
+            decoded = json.loads(message)
+            name = next(iter(decoded), "") if isinstance(decoded, dict) else ""
+            if name not in known:
+                raise EngineError(f"durable_rules fired an unknown rule: {message[:80]!r}")
+        return name
+
+    def _fire(self, name: str, fired: list[str]) -> None:
+        """Record one firing (the single place an action happens; tests inject failures here)."""
+        fired.append(name)

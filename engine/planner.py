@@ -10,16 +10,17 @@ Exclusion always beats inclusion, and the resolution happens here, not in the ru
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from ._version import __version__
-from .compiler import compile_stages
+from .compiler import StageCheck, compile_stage_check, compile_stages
 from .durable_host import DurableEvaluator
 from .errors import EngineError
-from .facts import STAGES, intake_fact, lookup, stage_fact
+from .facts import STAGES, intake_fact, stage_fact
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge, knowledge_digest, load_knowledge
 from .plan import (
@@ -60,28 +61,48 @@ class RuleBook:
     rules: RuleSet
     evaluator: DurableEvaluator
 
+    @cached_property
+    def index(self) -> PlanIndex:
+        """Everything about the rules and the catalogue that does not depend on the answers (built once)."""
+        return PlanIndex(self.knowledge, self.rules)
+
 
 _CACHE: dict[tuple[str, str, str, str], RuleBook] = {}
 _CACHE_LOCK = threading.Lock()
 
 
 def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = None) -> RuleBook:
-    """Load, check and compile; unchanged folders reuse the compiled rule book (a Host is costly)."""
+    """Load, check and compile; unchanged folders reuse the compiled rule book (a Host is costly).
+
+    "Unchanged" is decided by the sha256 digests of every file in both folders, computed before
+    anything is parsed: a cached book costs two folder hashes (about 1 ms), not a re-validation of
+    the knowledge (about 40 ms). Only books that loaded and checked cleanly are cached, so a
+    defective folder is re-read, and its error raised, every time.
+    """
     rules_path = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else default_knowledge_dir()
-    knowledge = load_knowledge(knowledge_path)
-    if not rules_path.is_dir():
-        rules = load_rules(rules_path, knowledge)  # raises the "not found" RuleError
-    key = (str(rules_path.resolve()), str(knowledge_path.resolve()), rules_digest(rules_path), knowledge.digest)
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        rules = load_rules(rules_path, knowledge)
-        from .check import enforce
+    key = None
+    if rules_path.is_dir() and knowledge_path.is_dir():
+        key = (
+            str(rules_path.resolve()),
+            str(knowledge_path.resolve()),
+            rules_digest(rules_path),
+            knowledge_digest(knowledge_path),
+        )
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                return _CACHE[key]
+    knowledge = load_knowledge(knowledge_path)  # knowledge errors are reported first
+    rules = load_rules(rules_path, knowledge)
+    from .check import enforce
 
-        enforce(rules, knowledge)
+    enforce(rules, knowledge)
+    with _CACHE_LOCK:
+        if key is not None and key in _CACHE:  # another thread loaded the same folders meanwhile
+            return _CACHE[key]
         book = RuleBook(knowledge, rules, DurableEvaluator(compile_stages(rules.rules)))
-        _CACHE[key] = book
+        if key is not None and knowledge.digest == key[3] and rules.digest == key[2]:
+            _CACHE[key] = book
         return book
 
 
@@ -107,48 +128,189 @@ def _selects(action: Exclude | Include, ex: Exercise) -> bool:
     return ex.id in action.exercises or bool(set(ex.tags) & set(action.tags)) or ex.category in action.categories
 
 
-def _apply(item: LoadedRule, knowledge: Knowledge, d: Decisions) -> None:
-    for action in item.rule.then:
-        if isinstance(action, Stop):
-            d.stops.append((item, action))
-            d.warnings.append((item, action))
-        elif isinstance(action, Warn):
-            d.warnings.append((item, action))
-        elif isinstance(action, Exclude):
-            for ex in knowledge.exercises.values():
-                if _selects(action, ex):
-                    d.excluded.setdefault(ex.id, []).append(Reason(rule=item.id, message=action.reason))
-        elif isinstance(action, Include):
-            for ex in knowledge.exercises.values():
-                if _selects(action, ex):
-                    d.included.setdefault(ex.id, []).append(item.id)
-                    if action.prefer:
-                        d.preferred.add(ex.id)
-        elif isinstance(action, ChooseProgramme):
-            d.programmes.append((item, action.programme))
-        elif isinstance(action, Derive):
-            d.derived.setdefault(action.fact, item.id)
-        elif isinstance(action, Prescribe):
-            d.prescriptions.append((item, action))
-        elif isinstance(action, Limit):
-            d.limits.append((item, action))
+# --- precomputed: what the rules and the catalogue say independently of the answers ---------------
+
+
+@dataclass(frozen=True)
+class _RuleFacts:
+    """One rule, prepared: what it reads, and its effects sorted by kind (each kind in action order)
+    with exclusions and inclusions resolved to exercise ids in catalogue order."""
+
+    item: LoadedRule
+    order: tuple[int, int, str]
+    reads: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+    stops: tuple[Stop, ...]
+    warnings: tuple[Stop | Warn, ...]  # stops and warnings, interleaved as written
+    excludes: tuple[tuple[tuple[str, ...], Reason], ...]
+    includes: tuple[tuple[tuple[str, ...], bool], ...]  # (exercise ids, prefer)
+    programmes: tuple[str, ...]
+    derives: tuple[str, ...]
+    prescriptions: tuple[Prescribe, ...]
+    limits: tuple[Limit, ...]
+    file_name: str
+    effect_text: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _ExerciseFacts:
+    ex: Exercise
+    level: int
+    options: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+    never: Reason | None
+    needs: Reason | None  # "needs X, which the answers do not list"
+    prerequisite: Reason | None
+    prerequisite_level: int  # the lowest level among its prerequisites (planned only above it)
+    too_hard: Mapping[str, Reason]  # experience -> "an advanced exercise; experience is ..."
+
+
+_STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
+
+
+class PlanIndex:
+    """Built once per ``RuleBook``; read-only afterwards, so safe to share between threads."""
+
+    def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
+        exercises = list(knowledge.exercises.values())
+        self.rules: dict[str, _RuleFacts] = {}
+        for item in rules.rules:
+            then = item.rule.then
+            self.rules[item.id] = _RuleFacts(
+                item=item,
+                order=item.order_key,
+                reads=tuple((f, _reader(f)) for f in item.rule.when.fields()),
+                stops=tuple(a for a in then if isinstance(a, Stop)),
+                warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
+                excludes=tuple(
+                    (tuple(ex.id for ex in exercises if _selects(a, ex)), Reason(rule=item.id, message=a.reason))
+                    for a in then
+                    if isinstance(a, Exclude)
+                ),
+                includes=tuple(
+                    (tuple(ex.id for ex in exercises if _selects(a, ex)), a.prefer)
+                    for a in then
+                    if isinstance(a, Include)
+                ),
+                programmes=tuple(a.programme for a in then if isinstance(a, ChooseProgramme)),
+                derives=tuple(a.fact for a in then if isinstance(a, Derive)),
+                prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
+                limits=tuple(a for a in then if isinstance(a, Limit)),
+                file_name=Path(item.file).name,
+                effect_text=_effects(item),
+            )
+        # The reference semantics of every rule of a stage, as one generated function (see compiler).
+        self.checks: dict[str, StageCheck] = {
+            stage: compile_stage_check([(r.id, r.rule.when) for r in rules.stage(stage)]) for stage in STAGES
+        }
+        self.order = {ex_id: i for i, ex_id in enumerate(knowledge.exercises)}
+        self.levels = {ex.id: LEVELS.index(ex.level) for ex in exercises}
+        self.exercises: dict[str, _ExerciseFacts] = {}
+        for ex in exercises:
+            level = LEVELS.index(ex.level)
+            options = " or ".join(" + ".join(option) for option in ex.equipment)
+            prerequisite = None
+            prerequisite_level = -1
+            if ex.prerequisites:
+                names = " or ".join(knowledge.exercises[p].name for p in ex.prerequisites)
+                prerequisite = Reason(rule="filter.prerequisite", message=f"master {names} first (seed 003)")
+                prerequisite_level = min(LEVELS.index(knowledge.exercises[p].level) for p in ex.prerequisites)
+            self.exercises[ex.id] = _ExerciseFacts(
+                ex=ex,
+                level=level,
+                options=tuple((option, frozenset(option)) for option in ex.equipment),
+                never=Reason(rule="filter.never_recommend", message=ex.never_recommend_reason or "never recommended")
+                if ex.never_recommend
+                else None,
+                needs=Reason(rule="filter.equipment", message=f"needs {options}, which the answers do not list")
+                if ex.equipment
+                else None,
+                prerequisite=prerequisite,
+                prerequisite_level=prerequisite_level,
+                too_hard={
+                    person: Reason(rule="filter.level", message=f"an {ex.level} exercise; experience is {person}")
+                    for person in LEVELS[:level]
+                },
+            )
+        self.not_included = {
+            p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
+            for p in knowledge.programmes
+        }
+        self.warnings: dict[int, Warning] = {}  # id(action) -> its Warning (actions live as long as the rules)
+        for item in rules.rules:
+            for action in item.rule.then:
+                if isinstance(action, (Stop, Warn)):
+                    self.warnings[id(action)] = Warning(
+                        rule=item.id, level=action.level, message=action.message, source=item.rule.source
+                    )
+
+
+def _reader(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    parts = tuple(path.split("."))
+
+    def read(fact: Mapping[str, Any]) -> Any:
+        value: Any = fact
+        for part in parts:
+            value = value[part]
+        return value
+
+    return read
+
+
+def _equipment_choice(facts: _ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:
+    """``Exercise.equipment_for``: the first option fully owned, () when none is needed, None when none is owned."""
+    if not facts.options:
+        return ()
+    for option, needed in facts.options:
+        if needed <= owned:
+            return option
+    return None
+
+
+def _apply(facts: _RuleFacts, d: Decisions) -> None:
+    """What one fired rule decides (every list keeps rule order, then action order)."""
+    item = facts.item
+    if facts.warnings:
+        d.stops.extend((item, a) for a in facts.stops)
+        d.warnings.extend((item, a) for a in facts.warnings)
+    for chosen, reason in facts.excludes:
+        excluded = d.excluded
+        for ex_id in chosen:
+            if ex_id in excluded:
+                excluded[ex_id].append(reason)
+            else:
+                excluded[ex_id] = [reason]
+    for chosen, prefer in facts.includes:
+        included = d.included
+        rule_id = item.rule.id
+        for ex_id in chosen:
+            if ex_id in included:
+                included[ex_id].append(rule_id)
+            else:
+                included[ex_id] = [rule_id]
+        if prefer:
+            d.preferred.update(chosen)
+    for programme in facts.programmes:
+        d.programmes.append((item, programme))
+    for name in facts.derives:
+        d.derived.setdefault(name, item.rule.id)
+    d.prescriptions.extend((item, a) for a in facts.prescriptions)
+    d.limits.extend((item, a) for a in facts.limits)
 
 
 def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions) -> None:
+    index = book.index
     fired_ids = book.evaluator.evaluate(stage, fact)
-    by_id = book.rules.by_id()
-    stage_rules = book.rules.stage(stage)
     # Cross-check durable_rules against the reference semantics: any disagreement fails closed.
-    expected = {r.id for r in stage_rules if r.rule.when.holds(fact)}
-    if set(fired_ids) != expected:
-        missing, extra = sorted(expected - set(fired_ids)), sorted(set(fired_ids) - expected)
+    expected = set(index.checks[stage](fact))
+    fired = set(fired_ids)
+    if fired != expected:
+        missing, extra = sorted(expected - fired), sorted(fired - expected)
         raise EngineError(
             f"rule engine disagreement in stage '{stage}': not fired {missing}, unexpectedly fired {extra}"
         )
-    for item in sorted((by_id[i] for i in fired_ids), key=lambda r: r.order_key):
-        d.fired.append(item)
-        d.matched[item.id] = {f: lookup(fact, f) for f in item.rule.when.fields()}
-        _apply(item, book.knowledge, d)
+    for facts in sorted((index.rules[i] for i in fired_ids), key=lambda r: r.order):
+        d.fired.append(facts.item)
+        d.matched[facts.item.rule.id] = {name: read(fact) for name, read in facts.reads}
+        _apply(facts, d)
 
 
 def decide(intake: Intake, book: RuleBook) -> tuple[Decisions, str | None]:
@@ -182,43 +344,45 @@ class ExerciseStatus:
 
 
 def _statuses(intake: Intake, book: RuleBook, d: Decisions, programme: str | None) -> dict[str, ExerciseStatus]:
-    k = book.knowledge
+    index = book.index
     out: dict[str, ExerciseStatus] = {}
+    included, excluded = d.included, d.excluded
+    if programme is None:
+        for ex_id in index.exercises:
+            because = included.get(ex_id)
+            out[ex_id] = ExerciseStatus(ex_id, "stopped", [_STOPPED], list(dict.fromkeys(because)) if because else [])
+        return out
     person = LEVELS.index(intake.experience)
-    for ex in k.exercises.values():
-        st = ExerciseStatus(ex.id, "eligible", because=list(dict.fromkeys(d.included.get(ex.id, []))))
-        out[ex.id] = st
-        if programme is None:
-            st.status = "stopped"
-            st.reasons.append(Reason(rule="screen", message="the safety screen stopped the plan: no exercises"))
-            continue
-        if ex.id in d.excluded:
-            st.status = "excluded"
-            st.reasons.extend(d.excluded[ex.id])
-        filters: list[Reason] = []
-        if ex.never_recommend:
-            filters.append(
-                Reason(rule="filter.never_recommend", message=ex.never_recommend_reason or "never recommended")
-            )
-        if ex.equipment_for(intake.equipment) is None:
-            options = " or ".join(" + ".join(option) for option in ex.equipment)
-            filters.append(Reason(rule="filter.equipment", message=f"needs {options}, which the answers do not list"))
-        if LEVELS.index(ex.level) > person:
-            filters.append(
-                Reason(rule="filter.level", message=f"an {ex.level} exercise; experience is {intake.experience}")
-            )
-        if ex.prerequisites and not any(LEVELS.index(k.exercises[p].level) < person for p in ex.prerequisites):
-            names = " or ".join(k.exercises[p].name for p in ex.prerequisites)
-            filters.append(Reason(rule="filter.prerequisite", message=f"master {names} first (seed 003)"))
-        if filters:
-            st.reasons.extend(filters)
-            if st.status != "excluded":
-                st.status = "filtered"
-        if st.status == "eligible" and not st.because:
-            st.status = "not_included"
-            st.reasons.append(
-                Reason(rule="selection", message=f"no rule includes it in the {programme} programme for these answers")
-            )
+    experience = intake.experience
+    owned = frozenset(intake.equipment)
+    not_included = index.not_included[programme]
+    status: Status
+    for ex_id, facts in index.exercises.items():
+        because = included.get(ex_id)
+        reasons: list[Reason] = []
+        status = "eligible"
+        if ex_id in excluded:
+            status = "excluded"
+            reasons.extend(excluded[ex_id])
+        filtered = False
+        if facts.never is not None:
+            reasons.append(facts.never)
+            filtered = True
+        if facts.needs is not None and _equipment_choice(facts, owned) is None:
+            reasons.append(facts.needs)
+            filtered = True
+        if facts.level > person:
+            reasons.append(facts.too_hard[experience])
+            filtered = True
+        if facts.prerequisite is not None and facts.prerequisite_level >= person:
+            reasons.append(facts.prerequisite)
+            filtered = True
+        if filtered and status != "excluded":
+            status = "filtered"
+        if status == "eligible" and not because:
+            status = "not_included"
+            reasons.append(not_included)
+        out[ex_id] = ExerciseStatus(ex_id, status, reasons, list(dict.fromkeys(because)) if because else [])
     return out
 
 
@@ -253,41 +417,41 @@ def _dose(ex: Exercise, d: Decisions) -> tuple[int, str | None, int | None, int,
 
 def _pick_block(
     template: BlockTemplate,
-    candidates: Sequence[Exercise],
-    d: Decisions,
+    pool: Sequence[Exercise],
     taken: set[str],
-    used_before: Mapping[str, int],
-    target_level: int,
-    order: Mapping[str, int],
+    rank: Callable[[Exercise], tuple[int, int, int, int]],
 ) -> list[Exercise]:
-    pool = [ex for ex in candidates if template.block in ex.blocks and ex.category in template.categories]
-
-    def rank(ex: Exercise) -> tuple[int, int, int, int]:
-        return (
-            0 if ex.id in d.preferred else 1,
-            used_before.get(ex.id, 0),
-            abs(LEVELS.index(ex.level) - target_level),
-            order[ex.id],
-        )
-
-    pool.sort(key=rank)
+    """Fill one block from its candidates (``pool``): pattern slots first, then variety, then rank."""
+    ordered = sorted(pool, key=rank)  # rank ends with the catalogue position: a strict total order
     chosen: list[Exercise] = []
     for pattern in template.patterns:
         if len(chosen) >= template.count:
             break
-        hit = next((ex for ex in pool if ex.pattern == pattern and ex.id not in taken), None)
+        hit = next((ex for ex in ordered if ex.pattern == pattern and ex.id not in taken), None)
         if hit is not None:
             chosen.append(hit)
             taken.add(hit.id)
+    counts: dict[str, int] = {}
+    for ex in chosen:
+        counts[ex.pattern] = counts.get(ex.pattern, 0) + 1
     while len(chosen) < template.count:
-        patterns = [ex.pattern for ex in chosen]
-        rest = [ex for ex in pool if ex.id not in taken]
-        if not rest:
+        # Fill with variety: fewest repeats of a movement pattern first, then rank (the first in
+        # rank order among those with the fewest repeats).
+        best: Exercise | None = None
+        fewest = 0
+        for ex in ordered:
+            if ex.id in taken:
+                continue
+            repeats = counts.get(ex.pattern, 0)
+            if best is None or repeats < fewest:
+                best, fewest = ex, repeats
+                if repeats == 0:
+                    break
+        if best is None:
             break
-        # Fill with variety: fewest repeats of a movement pattern first, then rank.
-        hit = min(rest, key=lambda ex: (patterns.count(ex.pattern), *rank(ex)))
-        chosen.append(hit)
-        taken.add(hit.id)
+        chosen.append(best)
+        taken.add(best.id)
+        counts[best.pattern] = fewest + 1
     return chosen
 
 
@@ -295,12 +459,24 @@ def _sessions(
     intake: Intake, book: RuleBook, d: Decisions, programme: str, statuses: dict[str, ExerciseStatus]
 ) -> tuple[Session, ...]:
     k = book.knowledge
+    index = book.index
     template = k.programmes[programme]
-    order = {ex_id: i for i, ex_id in enumerate(k.exercises)}
+    owned = frozenset(intake.equipment)
     eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
     target = LEVELS.index(intake.experience) if programme != "gentle" else 0
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     used: dict[str, int] = {}
+    # The parts of an exercise's rank that do not change during the plan: preferred first, then
+    # closest to the target level, then catalogue order; times used in earlier sessions goes second.
+    preferred, levels, order = d.preferred, index.levels, index.order
+    fixed = {ex.id: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]) for ex in eligible}
+
+    def rank(ex: Exercise) -> tuple[int, int, int, int]:
+        first, distance, position = fixed[ex.id]
+        return (first, used.get(ex.id, 0), distance, position)
+
+    pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
+    doses: dict[str, tuple[int, str | None, int | None, int, tuple[str, ...]]] = {}
     sessions: list[Session] = []
     for session in template.sessions:
         taken: set[str] = set()
@@ -309,9 +485,17 @@ def _sessions(
         for block in session.blocks:
             if block.block == "cool_down":
                 minutes = block.minutes
-            for ex in _pick_block(block, eligible, d, taken, used, target, order):
-                sets, reps, hold, rest, dosed_by = _dose(ex, d)
-                equipment = ex.equipment_for(intake.equipment) or ()
+            key = (block.block, block.categories)
+            pool = pools.get(key)
+            if pool is None:
+                pool = [ex for ex in eligible if block.block in ex.blocks and ex.category in block.categories]
+                pools[key] = pool
+            for ex in _pick_block(block, pool, taken, rank):
+                dose = doses.get(ex.id)
+                if dose is None:
+                    dose = doses[ex.id] = _dose(ex, d)
+                sets, reps, hold, rest, dosed_by = dose
+                equipment = _equipment_choice(index.exercises[ex.id], owned) or ()
                 planned.append(
                     PlannedExercise(
                         id=ex.id,
@@ -385,9 +569,8 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         {item.id + "\0" + a.message: (item, a) for item, a in d.warnings}.values(),
         key=lambda pair: (LEVEL_ORDER.index(pair[1].level), fired_pos[pair[0].id]),
     )
-    warning_models = tuple(
-        Warning(rule=item.id, level=a.level, message=a.message, source=item.rule.source) for item, a in warnings
-    )
+    index = book.index
+    warning_models = tuple(index.warnings[id(a)] for _, a in warnings)
     outcome: Outcome
     if d.stops:
         outcome = "stop"
@@ -409,9 +592,9 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
             priority=item.rule.priority,
             title=item.rule.title,
             source=item.rule.source,
-            file=Path(item.file).name,
+            file=index.rules[item.id].file_name,
             matched=d.matched[item.id],
-            effects=_effects(item),
+            effects=index.rules[item.id].effect_text,
         )
         for item in d.fired
     )
