@@ -293,7 +293,7 @@ def batch(
     with _errors():
         book = _book(rules, knowledge)
         try:
-            text = intakes.read_text(encoding="utf-8")
+            text = intakes.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise IntakeError("file not found", file=str(intakes)) from None
         except (OSError, UnicodeDecodeError) as exc:

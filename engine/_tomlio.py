@@ -32,7 +32,8 @@ def decode_text(raw: bytes, file: str, error: type[BackplanError]) -> str:
     if b"\x00" in raw:
         raise error("binary data, expected a UTF-8 text file", file=file)
     try:
-        return raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark, as some Windows editors write, is not part of the text.
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise error(f"not UTF-8 text (byte {exc.start})", file=file) from None
 

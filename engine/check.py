@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .compiler import Predicate, compile_predicate
 from .conditions import Condition
 from .errors import RuleError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec, Scalar
@@ -77,6 +78,7 @@ class Model:
         self.knowledge = knowledge
         self.derivers: dict[str, list[LoadedRule]] = {}
         self.choosers: list[tuple[LoadedRule, str]] = []
+        self._predicates: dict[int, tuple[Condition, Predicate]] = {}
         for item in rules.rules:
             for action in item.rule.then:
                 if isinstance(action, Derive):
@@ -107,6 +109,19 @@ class Model:
                         queue.append(item.rule.when)
         return list(fields), involved
 
+    def _holds(self, cond: Condition, fact: dict[str, Any]) -> bool:
+        """``cond.holds(fact)``, through a compiled predicate (the same semantics, a few times faster)."""
+        entry = self._predicates.get(id(cond))
+        if entry is None:
+            entry = self._predicates[id(cond)] = (cond, compile_predicate(cond))  # keep cond: ids stay unique
+        return entry[1](fact)
+
+    def _safe_holds(self, cond: Condition, fact: dict[str, Any]) -> bool:
+        try:
+            return self._holds(cond, fact)
+        except KeyError:  # a field outside the closure: it cannot matter for the question asked
+            return False
+
     def decide(self, fact: dict[str, Any]) -> dict[str, Any]:
         """Add ``derived`` and ``programme`` to a partial intake fact, stage by stage."""
         full = dict(fact)
@@ -114,10 +129,10 @@ class Model:
         full["programme"] = NO_PROGRAMME
         for stage in STAGES:
             for name, makers in self.derivers.items():
-                if any(m.rule.stage == stage and _safe_holds(m.rule.when, full) for m in makers):
+                if any(m.rule.stage == stage and self._safe_holds(m.rule.when, full) for m in makers):
                     full["derived"] = {**full["derived"], name: True}
             if stage == "route":
-                chosen = [p for item, p in self.choosers if _safe_holds(item.rule.when, full)]
+                chosen = [p for item, p in self.choosers if self._safe_holds(item.rule.when, full)]
                 if chosen:
                     rank = self.knowledge.programmes
                     full["programme"] = min(chosen, key=lambda p: (rank[p].caution_rank, p))
@@ -128,16 +143,11 @@ class Model:
         fields, involved = self.closure([a, b])
         for fact in assignments(fields, self.rules.fields, involved):
             full = self.decide(fact)
-            if a.holds(full) and b.holds(full):
+            if self._holds(a, full) and self._holds(b, full):
                 return fact
         return None
 
 
-def _safe_holds(cond: Condition, fact: dict[str, Any]) -> bool:
-    try:
-        return cond.holds(fact)
-    except KeyError:  # a field outside the closure: it cannot matter for the question asked
-        return False
 
 
 @dataclass(frozen=True)

@@ -226,77 +226,18 @@ _NUMERIC: dict[str, Callable[[int, int], bool]] = {
 # --- one function per stage --------------------------------------------------------------------------
 
 StageCheck = Callable[[Mapping[str, Any]], list[str]]
-_MAX_INLINE_DEPTH = 40  # deeper conditions are called as closures (keeps the generated source shallow)
-
-
-class _Deep(Exception):
-    pass
 
 
 def compile_stage_check(rules: Sequence[tuple[str, Condition]]) -> StageCheck:
     """A function returning the ids (in the given order) of the rules whose condition holds for a fact.
 
-    Generated Python source, one ``if`` per rule: the reference semantics of ``Condition.holds``
-    (same comparisons, same evaluation order and short-circuits, so a missing field raises the same
-    ``KeyError``) without a function call per node; about 0.2 µs a rule. Operands and field names
-    enter the source only as ``repr`` literals of str, int and bool values (what the rule schema
-    allows); a condition nested deeper than ``_MAX_INLINE_DEPTH`` is evaluated by its
-    ``compile_predicate`` closure instead.
+    Built from ``compile_predicate`` closures, so it has exactly the reference semantics of
+    ``Condition.holds`` (a missing field raises the same ``KeyError``). Closures rather than generated
+    source on purpose: nothing derived from a rule file is ever handed to ``exec``.
     """
-    namespace: dict[str, Any] = {"_bool": bool, "_int": int, "_str": str}
-    lines = ["def check(fact):", "    hits = []", "    hit = hits.append"]
-    for index, (rule_id, cond) in enumerate(rules):
-        try:
-            expr = _expr(cond, 0)
-        except _Deep:
-            namespace[f"_p{index}"] = compile_predicate(cond)
-            expr = f"_p{index}(fact)"
-        namespace[f"_id{index}"] = rule_id
-        lines += [f"    if {expr}:", f"        hit(_id{index})"]
-    lines.append("    return hits")
-    code = compile("\n".join(lines) + "\n", "<backplan stage check>", "exec")
-    exec(code, namespace)  # the source holds only repr() literals of validated rule data
-    check: StageCheck = namespace["check"]
+    checks = tuple((rule_id, compile_predicate(cond)) for rule_id, cond in rules)
+
+    def check(fact: Mapping[str, Any]) -> list[str]:
+        return [rule_id for rule_id, holds in checks if holds(fact)]
+
     return check
-
-
-_TYPE_NAMES = {bool: "_bool", int: "_int", str: "_str"}
-
-
-def _literal(value: Any) -> str:
-    if type(value) not in _TYPE_NAMES:  # pragma: no cover - the rule schema only allows these
-        raise TypeError(f"cannot compile operand {value!r}")
-    return repr(value)
-
-
-def _expr(cond: Condition, depth: int) -> str:
-    if depth > _MAX_INLINE_DEPTH:
-        raise _Deep
-    if cond.always:
-        return "True"
-    if cond.all is not None:
-        return "(" + " and ".join(_expr(c, depth + 1) for c in cond.all) + ")" if cond.all else "True"
-    if cond.any is not None:
-        return "(" + " or ".join(_expr(c, depth + 1) for c in cond.any) + ")" if cond.any else "False"
-    if cond.none is not None:
-        return "(not (" + " or ".join(_expr(c, depth + 1) for c in cond.none) + "))" if cond.none else "True"
-    if cond.not_ is not None:
-        return "(not " + _expr(cond.not_, depth + 1) + ")"
-    op, operand = cond.op, cond.operand
-    get = "fact" + "".join(f"[{part!r}]" for part in cond.target().split("."))
-    if op == "contains":
-        return f"({get} is True)"
-    if op in ("eq", "ne"):
-        same = f"((_v := {get}) == {_literal(operand)} and type(_v) is {_TYPE_NAMES[type(operand)]})"
-        return same if op == "eq" else f"(not {same})"
-    if op in ("in", "not_in"):
-        options = tuple(operand)
-        first = f"(_v := {get})"
-        terms = [
-            f"({first if i == 0 else '_v'} == {_literal(v)} and type(_v) is {_TYPE_NAMES[type(v)]})"
-            for i, v in enumerate(options)
-        ]
-        member = "(" + " or ".join(terms) + ")"
-        return member if op == "in" else f"(not {member})"
-    symbol = {"lt": "<", "lte": "<=", "gt": ">", "gte": ">="}[op]
-    return f"(not isinstance(_v := {get}, _bool) and isinstance(_v, _int) and _v {symbol} {_literal(operand)})"

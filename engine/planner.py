@@ -83,9 +83,10 @@ def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = No
     knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else default_knowledge_dir()
     key = None
     if rules_path.is_dir() and knowledge_path.is_dir():
+        # Keyed by the paths as given, so a book's file names read the way the caller wrote them.
         key = (
-            str(rules_path.resolve()),
-            str(knowledge_path.resolve()),
+            str(rules_path),
+            str(knowledge_path),
             rules_digest(rules_path),
             knowledge_digest(knowledge_path),
         )
