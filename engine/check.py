@@ -148,8 +148,6 @@ class Model:
         return None
 
 
-
-
 @dataclass(frozen=True)
 class Problem:
     file: str
