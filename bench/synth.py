@@ -22,24 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import engine
-from engine._tomlio import parse_toml
+from engine._tomlio import parse_toml, toml_value
 from engine.check import Model
 from engine.conditions import Condition
 from engine.ruleset import Rule
-
-
-def _toml(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items()) + " }"
-    raise TypeError(type(value).__name__)
 
 
 def _narrow_leaves(rng: random.Random, knowledge: engine.Knowledge, derived: list[str]) -> list[dict[str, Any]]:
@@ -88,7 +74,7 @@ def synthetic_rule(
     fields = {leaf["field"] for leaf in picked}
     if len(fields) < len(picked):  # two leaves on one field could contradict each other: keep one
         picked = list({leaf["field"]: leaf for leaf in picked}.values())
-    when = "{ all = [" + ", ".join(_toml(leaf) for leaf in picked) + "] }"
+    when = "{ all = [" + ", ".join(toml_value(leaf) for leaf in picked) + "] }"
     lines = [
         "[[rule]]",
         f'id = "synthetic_{index:04d}"',

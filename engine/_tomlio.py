@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -15,6 +16,17 @@ if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
+
+
+def folder_digest(root: Path) -> str:
+    """sha256 over every ``*.toml`` file's relative path and bytes, in sorted order (plan provenance)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.toml") if p.is_file()):
+        h.update(path.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return "sha256:" + h.hexdigest()
 
 
 def read_bytes(path: Path, error: type[BackplanError]) -> bytes:
@@ -55,6 +67,21 @@ def parse_json_object(text: str, file: str, error: type[BackplanError], location
         ) from None
     except RecursionError:
         raise error("malformed JSON: nested too deeply", file=file, location=location) from None
+
+
+def toml_value(value: Any) -> str:
+    """One TOML value: booleans, integers, strings, arrays and inline tables (what our files hold)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid TOML basic string
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {type(value).__name__} as TOML")
 
 
 def load_toml_file(path: Path, error: type[BackplanError]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
 
-from ._tomlio import decode_text, parse_json_object, parse_toml, pydantic_to_error, read_bytes
+from ._tomlio import decode_text, parse_json_object, parse_toml, pydantic_to_error, read_bytes, toml_value
 from .errors import IntakeError, closest
 from .knowledge import Knowledge
 
@@ -137,27 +137,15 @@ def load_intake(path: Path, knowledge: Knowledge) -> Intake:
     return parse_intake(parse_answers_text(text, file=file), knowledge, file=file)
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
 def intake_to_toml(intake: Intake, knowledge: Knowledge | None = None) -> str:
     """An answers file in SPEC.md's layout; with ``knowledge`` each screening answer carries its question."""
     data = intake.to_answers()
-    lines = [f"{key} = {_toml_value(data[key])}" for key in ("age", "experience", "goal", "equipment", "conditions")]
+    lines = [f"{key} = {toml_value(data[key])}" for key in ("age", "experience", "goal", "equipment", "conditions")]
     lines += ["", "[pain]"]
-    lines += [f"{key} = {_toml_value(value)}" for key, value in data["pain"].items()]
+    lines += [f"{key} = {toml_value(value)}" for key, value in data["pain"].items()]
     lines += ["", "[screening]"]
     for key, value in data["screening"].items():
-        line = f"{key} = {_toml_value(value)}"
+        line = f"{key} = {toml_value(value)}"
         if knowledge is not None and key in knowledge.screening:
             line += "  # " + " ".join(knowledge.screening[key].text.split())
         lines.append(line)

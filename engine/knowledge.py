@@ -7,7 +7,6 @@ closest valid name. It never half-succeeds.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -23,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from ._tomlio import load_toml_file, pydantic_to_error
+from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from .errors import KnowledgeError, closest
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -253,14 +252,7 @@ EXERCISE_DIR = "exercises"
 
 
 def knowledge_digest(root: Path) -> str:
-    """sha256 over every data file's relative path and bytes, in sorted order."""
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*.toml") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    return folder_digest(root)
 
 
 def _entries(path: Path, key: str, model: type[_Strict], id_field: str = "id") -> dict[str, Any]:

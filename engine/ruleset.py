@@ -8,7 +8,6 @@ and the closest valid name.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from ._tomlio import load_toml_file, pydantic_to_error
+from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from .conditions import Condition
 from .errors import RuleError, closest
 from .facts import STAGES, FieldSpec, Stage, field_specs
@@ -190,13 +189,7 @@ class RuleSet:
 
 
 def rules_digest(root: Path) -> str:
-    h = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*.toml") if p.is_file()):
-        h.update(path.relative_to(root).as_posix().encode())
-        h.update(b"\0")
-        h.update(path.read_bytes())
-        h.update(b"\0")
-    return "sha256:" + h.hexdigest()
+    return folder_digest(root)
 
 
 def _rule_label(raw: object, index: int) -> str | None:
