@@ -14,6 +14,20 @@ import engine
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
+# The screening answers that on their own must stop the plan: the safety specification the tests hold
+# the rules to (deliberately written out here, not derived from rules/).
+RED_FLAG_QUESTIONS: tuple[str, ...] = (
+    "saddle_numbness",
+    "bladder_bowel_change",
+    "progressive_leg_weakness",
+    "fever",
+    "unexplained_weight_loss",
+    "cancer_history",
+    "recent_trauma",
+    "chest_pain",
+    "dizziness",
+)
+
 BASE_ANSWERS: dict[str, Any] = {
     "age": 35,
     "experience": "beginner",

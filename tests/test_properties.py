@@ -7,21 +7,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 
 import engine
+from tests.conftest import RED_FLAG_QUESTIONS
 from tests.strategies import answers
 
 HEAVY = {"heavy_load", "axial_loading", "loaded_spinal_flexion", "barbell", "ballistic"}
-# Screening answers that alone stop the plan (see rules/screen).
-STOPPING = {
-    "saddle_numbness",
-    "bladder_bowel_change",
-    "progressive_leg_weakness",
-    "fever",
-    "unexplained_weight_loss",
-    "cancer_history",
-    "recent_trauma",
-    "chest_pain",
-    "dizziness",
-}
+STOPPING = set(RED_FLAG_QUESTIONS)
 SETTINGS = settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -12,7 +12,7 @@ import engine
 from cli import app
 from engine import verify
 from engine.verify import INVARIANTS, Checker, build_space, verify_rulebook
-from tests.conftest import ROOT, answers
+from tests.conftest import RED_FLAG_QUESTIONS, ROOT, answers
 
 runner = CliRunner()
 RULES = ROOT / "rules"
@@ -81,20 +81,7 @@ def test_classes_come_from_the_rules(book: engine.RuleBook) -> None:
         **{f"screening.{q}": ("false", "true") for q in book.knowledge.screening},
         **{f"conditions.{c}": ("false", "true") for c in book.knowledge.conditions},
     }
-    assert sorted(space.red_flags.values()) == sorted(
-        f"screening.{q}"
-        for q in (
-            "saddle_numbness",
-            "bladder_bowel_change",
-            "progressive_leg_weakness",
-            "fever",
-            "unexplained_weight_loss",
-            "cancer_history",
-            "recent_trauma",
-            "chest_pain",
-            "dizziness",
-        )
-    )
+    assert sorted(space.red_flags.values()) == sorted(f"screening.{q}" for q in RED_FLAG_QUESTIONS)
     items = tuple(book.knowledge.equipment)
     assert space.equipment_cover[:2] == ((), items)
     options = {option for ex in book.knowledge.exercises.values() for option in ex.equipment}
