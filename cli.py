@@ -544,8 +544,10 @@ def verify(
 @app.command()
 def diff(
     intakes: Annotated[Path, typer.Argument(help="JSON Lines cohort of answers objects.", show_default=False)],
-    before: Annotated[Path, typer.Option("--before", help="Rules folder before the change.")],
     after: Annotated[Path, typer.Option("--after", help="Rules folder after the change.")],
+    before: Annotated[
+        Path | None, typer.Option("--before", help="Rules folder before the change (default: --rules, else bundled).")
+    ] = None,
     knowledge: KnowledgeOpt = None,
     rules: RulesOpt = None,
 ) -> None:
@@ -553,7 +555,7 @@ def diff(
     from engine.diff import diff_cohort
 
     with _errors():
-        old = _book(before, knowledge)
+        old = _book(before or rules, knowledge)
         new = _book(after, knowledge)
         report = diff_cohort(intakes, old, new)
         _write(report.render(), None)
