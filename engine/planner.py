@@ -622,13 +622,4 @@ def recommend(intake: Intake, book: RuleBook) -> Plan:
     return evaluate(intake, book).plan
 
 
-__all__ = [
-    "STAGES",
-    "Evaluation",
-    "ExerciseStatus",
-    "RuleBook",
-    "evaluate",
-    "knowledge_digest",
-    "load_rulebook",
-    "recommend",
-]
+__all__ = ["Evaluation", "ExerciseStatus", "RuleBook", "evaluate", "load_rulebook", "recommend"]
