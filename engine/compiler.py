@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from .conditions import Condition, negated_op
-from .facts import STAGES
+from .facts import STAGES, reader
 from .ruleset import LoadedRule
 
 _DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
@@ -167,7 +167,7 @@ def _leaf(op: str, path: str, operand: Any) -> Predicate:
         if op == "eq":
             return lambda fact: bool((v := fact[outer][inner]) == operand and type(v) is kind)
         return lambda fact: not ((v := fact[outer][inner]) == operand and type(v) is kind)
-    get = _getter(parts)
+    get = reader(path)
     if op == "contains":
         return lambda fact: get(fact) is True
     if op == "eq":
@@ -195,24 +195,6 @@ def _leaf(op: str, path: str, operand: Any) -> Predicate:
         return compare(actual, operand)
 
     return numeric
-
-
-def _getter(parts: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Any]:
-    """``facts.lookup(fact, path)`` with the path split once."""
-    if len(parts) == 1:
-        (key,) = parts
-        return lambda fact: fact[key]
-    if len(parts) == 2:
-        outer, inner = parts
-        return lambda fact: fact[outer][inner]
-
-    def get(fact: Mapping[str, Any]) -> Any:
-        value: Any = fact
-        for part in parts:
-            value = value[part]
-        return value
-
-    return get
 
 
 _NUMERIC: dict[str, Callable[[int, int], bool]] = {

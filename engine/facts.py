@@ -7,7 +7,7 @@ Later stages also see ``programme`` (chosen by the route stage) and ``derived.<n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -101,3 +101,22 @@ def lookup(fact: Mapping[str, Any], dotted: str) -> Any:
     for part in dotted.split("."):
         value = value[part]
     return value
+
+
+def reader(path: str) -> Callable[[Mapping[str, Any]], Any]:
+    """``lookup(fact, path)`` with the path split once (hot paths read the same fields for every plan)."""
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        (key,) = parts
+        return lambda fact: fact[key]
+    if len(parts) == 2:
+        outer, inner = parts
+        return lambda fact: fact[outer][inner]
+
+    def read(fact: Mapping[str, Any]) -> Any:
+        value: Any = fact
+        for part in parts:
+            value = value[part]
+        return value
+
+    return read

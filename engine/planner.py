@@ -20,7 +20,7 @@ from ._version import __version__
 from .compiler import StageCheck, compile_stage_check, compile_stages
 from .durable_host import DurableEvaluator
 from .errors import EngineError
-from .facts import STAGES, intake_fact, stage_fact
+from .facts import STAGES, intake_fact, reader, stage_fact
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge, knowledge_digest, load_knowledge
 from .plan import (
@@ -178,7 +178,7 @@ class PlanIndex:
             self.rules[item.id] = _RuleFacts(
                 item=item,
                 order=item.order_key,
-                reads=tuple((f, _reader(f)) for f in item.rule.when.fields()),
+                reads=tuple((f, reader(f)) for f in item.rule.when.fields()),
                 stops=tuple(a for a in then if isinstance(a, Stop)),
                 warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
                 excludes=tuple(
@@ -242,18 +242,6 @@ class PlanIndex:
                     self.warnings[id(action)] = Warning(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
-
-
-def _reader(path: str) -> Callable[[Mapping[str, Any]], Any]:
-    parts = tuple(path.split("."))
-
-    def read(fact: Mapping[str, Any]) -> Any:
-        value: Any = fact
-        for part in parts:
-            value = value[part]
-        return value
-
-    return read
 
 
 def _equipment_choice(facts: _ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:
