@@ -75,7 +75,9 @@ class Condition(VocabEntry):
 
 
 class Tag(VocabEntry):
-    pass
+    # A safety tag says how an exercise loads the spine; rule exclusions work on these, and every
+    # exercise must carry at least one (``rules check`` reports one that carries none).
+    safety: StrictBool = False
 
 
 class Muscle(VocabEntry):
