@@ -58,9 +58,28 @@ def parse_toml(text: str, file: str, error: type[BackplanError]) -> dict[str, An
         raise error(f"malformed TOML: {exc}", file=file) from None
 
 
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
 def parse_json_object(text: str, file: str, error: type[BackplanError], location: str | None = None) -> Any:
+    """JSON with duplicate keys refused (as TOML does): ``{"fever": true, "fever": false}`` is never guessed at."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except _DuplicateKey as exc:
+        shown = exc.key if len(exc.key) <= 80 else exc.key[:77] + "..."
+        raise error(f"malformed JSON: duplicate key '{shown}'", file=file, location=location) from None
     except json.JSONDecodeError as exc:
         raise error(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=file, location=location

@@ -13,12 +13,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import z3
+
 from .compiler import Predicate, compile_predicate
 from .conditions import Condition
 from .errors import RuleError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec, Scalar
-from .knowledge import Knowledge
+from .knowledge import EXERCISE_DIR, Knowledge
+from .obligations import excluders_of, unmet
 from .ruleset import ChooseProgramme, Derive, Exclude, Include, LoadedRule, RuleSet
+from .symbolic import Logic, describe
 
 
 def classes(spec: FieldSpec, conditions: Sequence[Condition]) -> tuple[Scalar, ...]:
@@ -179,7 +183,24 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
     """Every defect of a loaded rule set (an empty list means it is fit to use)."""
     found: list[Problem] = []
     items = list(rules.rules)
-    model = Model(rules, knowledge)
+    logic = Logic(rules, knowledge)
+    order = list(logic.inputs)
+
+    # Every exercise says how it loads the spine: the exclusions that keep people safe work on these tags.
+    for ex in knowledge.exercises.values():
+        if not any(knowledge.tags[t].safety for t in ex.tags if t in knowledge.tags):
+            safety = sorted(t.id for t in knowledge.tags.values() if t.safety)
+            found.append(
+                Problem(
+                    str(knowledge.root) + f"/{EXERCISE_DIR}",
+                    None,
+                    f"exercise '{ex.id}' carries no safety tag (give it at least one of: {', '.join(safety)})",
+                )
+            )
+
+    # What the answers mean (knowledge/screening.toml, conditions.toml): proved for every intake.
+    for miss in unmet(logic):
+        found.append(Problem(miss.file, miss.rule, miss.message))
 
     # Every condition in the vocabulary must be handled by some rule.
     for condition in knowledge.conditions:
@@ -207,49 +228,58 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
                     )
                 )
 
-    # A rule that can never fire (its condition is unsatisfiable) is dead weight or a typo.
+    # A rule that can never fire (its condition is unsatisfiable, or its stage never runs when it holds).
     for item in items:
-        if model.jointly_possible(item.rule.when, Condition(always=True)) is None:
-            found.append(Problem(item.file, item.id, f"condition can never hold: {item.rule.when.describe()}"))
+        if not logic.possible(logic.fires(item)):
+            why = (
+                "its condition can never hold"
+                if not logic.possible(logic.when(item))
+                else "whenever it holds, the screen has stopped the plan first"
+            )
+            found.append(Problem(item.file, item.id, f"can never fire: {why}: {item.rule.when.describe()}"))
+
+    # After the screen, some programme is always chosen (else the planner would have to fail).
+    lost = logic.example(z3.Not(logic.stop), logic.programme_is(NO_PROGRAMME))
+    if lost is not None:
+        found.append(
+            Problem(rules.root, None, f"no rule chooses a programme for: {describe(lost, order)}")
+        )
 
     # Two rules choosing different programmes at the same priority for the same person.
     choosers = [(item, a.programme) for item in items for a in item.rule.then if isinstance(a, ChooseProgramme)]
     for (ra, pa), (rb, pb) in itertools.combinations(choosers, 2):
         if pa != pb and ra.rule.priority == rb.rule.priority:
-            fact = model.jointly_possible(ra.rule.when, rb.rule.when)
+            fact = logic.example(logic.fires(ra), logic.fires(rb))
             if fact is not None:
                 found.append(
                     Problem(
                         rb.file,
                         rb.id,
                         f"chooses '{pb}' while rule {ra.id} chooses '{pa}' at the same priority "
-                        f"{ra.rule.priority}, both for: {_example(fact)}",
+                        f"{ra.rule.priority}, both for: {describe(fact, order)}",
                     )
                 )
 
-    # An exercise explicitly included by id, and excluded by another rule, for the same person.
-    includes = [(item, a) for item in items for a in item.rule.then if isinstance(a, Include)]
-    excludes = [(item, a) for item in items for a in item.rule.then if isinstance(a, Exclude)]
-    for inc_item, inc in includes:
-        for exc_item, exc in excludes:
-            clash = sorted(
-                ex
-                for ex in inc.exercises
-                if ex in exc.exercises
-                or set(knowledge.exercises[ex].tags) & set(exc.tags)
-                or knowledge.exercises[ex].category in exc.categories
-            )
-            if not clash:
+    # An exercise included by id that is excluded whenever the including rule fires: the include is dead.
+    # (Excluded for *some* of those people is normal: exclusion beats inclusion, the stricter rule wins.)
+    for item in items:
+        for action in item.rule.then:
+            if not isinstance(action, Include):
                 continue
-            fact = model.jointly_possible(inc_item.rule.when, exc_item.rule.when)
-            if fact is not None:
-                found.append(
-                    Problem(
-                        inc_item.file,
-                        inc_item.id,
-                        f"includes '{clash[0]}' which rule {exc_item.id} excludes, both for: {_example(fact)}",
+            for ex_id in action.exercises:
+                excluders = excluders_of(rules, knowledge, ex_id)
+                if not excluders:
+                    continue
+                allowed = z3.Not(z3.Or(*[logic.fires(r) for r in excluders]))
+                if not logic.possible(logic.fires(item), allowed):
+                    names = ", ".join(r.id for r in excluders)
+                    found.append(
+                        Problem(
+                            item.file,
+                            item.id,
+                            f"includes '{ex_id}', but whenever this rule fires it is excluded (by {names})",
+                        )
                     )
-                )
     return found
 
 

@@ -19,9 +19,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
 
-from .facts import lookup
 
 Value = StrictBool | StrictInt | StrictStr
+
+
+def lookup(fact: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path (``pain.intensity``); KeyError when absent."""
+    value: Any = fact
+    for part in dotted.split("."):
+        value = value[part]
+    return value
 COMPARISONS: tuple[str, ...] = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains")
 COMBINATORS: tuple[str, ...] = ("all", "any", "none", "not")
 _NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt", "in": "not_in", "not_in": "in"}

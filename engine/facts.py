@@ -50,10 +50,15 @@ def field_specs(knowledge: Knowledge, derived: Mapping[str, Stage] | None = None
 
     add(FieldSpec("age", "int", tuple(range(16, 101))))
     add(FieldSpec("experience", "enum", LEVELS))
+    add(FieldSpec("active", "bool", (False, True)))
     add(FieldSpec("goal", "enum", tuple(knowledge.goals)))
     add(FieldSpec("pain.status", "enum", PAIN_STATUSES))
     add(FieldSpec("pain.intensity", "int", tuple(range(0, 11))))
     add(FieldSpec("pain.radiates_to_leg", "bool", (False, True)))
+    # STarT Back is optional: without scores ``given`` is false and both scores read 0.
+    add(FieldSpec("startback.given", "bool", (False, True)))
+    add(FieldSpec("startback.total", "int", tuple(range(0, 10))))
+    add(FieldSpec("startback.distress", "int", tuple(range(0, 6))))
     for question in knowledge.screening:
         add(FieldSpec(f"screening.{question}", "bool", (False, True)))
     for item in knowledge.equipment:
@@ -76,11 +81,17 @@ def intake_fact(intake: Intake, knowledge: Knowledge) -> dict[str, Any]:
     return {
         "age": intake.age,
         "experience": intake.experience,
+        "active": intake.active,
         "goal": intake.goal,
         "equipment": {item: item in owned for item in knowledge.equipment},
         "conditions": {item: item in conditions for item in knowledge.conditions},
         "pain": intake.pain.model_dump(),
         "screening": dict(intake.screening),
+        "startback": {
+            "given": intake.startback is not None,
+            "total": intake.startback.total if intake.startback else 0,
+            "distress": intake.startback.distress if intake.startback else 0,
+        },
     }
 
 
@@ -93,14 +104,6 @@ def stage_fact(
     fact["programme"] = programme or NO_PROGRAMME
     fact["derived"] = {name: name in have for name in sorted(all_derived)}
     return fact
-
-
-def lookup(fact: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path (``pain.intensity``); KeyError when absent."""
-    value: Any = fact
-    for part in dotted.split("."):
-        value = value[part]
-    return value
 
 
 def reader(path: str) -> Callable[[Mapping[str, Any]], Any]:

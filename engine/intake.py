@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
 from ._tomlio import decode_text, parse_json_object, parse_toml, pydantic_to_error, read_bytes, toml_value
 from .errors import IntakeError, closest
@@ -31,29 +31,75 @@ class Pain(_Strict):
     intensity: StrictInt = Field(ge=0, le=10)
     radiates_to_leg: StrictBool
 
+    @model_validator(mode="after")
+    def _no_pain_no_intensity(self) -> Pain:
+        if self.status == "none" and self.intensity != 0:
+            raise ValueError(f"must be 0 when status is 'none', got {self.intensity}")
+        return self
+
+
+class Startback(_Strict):
+    """Scores from the Keele STarT Back Tool, given by a clinician (the items themselves are licensed)."""
+
+    total: StrictInt = Field(ge=0, le=9)
+    distress: StrictInt = Field(ge=0, le=5, description="the psychosocial subscale, items 5-9")
+
+    @model_validator(mode="after")
+    def _subscale_within_total(self) -> Startback:
+        if self.distress > self.total:
+            raise ValueError(f"distress ({self.distress}) cannot exceed total ({self.total})")
+        return self
+
 
 class Intake(_Strict):
     """A validated set of answers. Lists are normalised (unique, sorted) so equal answers compare equal."""
 
     age: StrictInt = Field(ge=16, le=100)
     experience: Experience
+    active: StrictBool
     goal: str = "general"
     equipment: tuple[str, ...]
     conditions: tuple[str, ...]
     pain: Pain
     screening: dict[str, StrictBool]
+    startback: Startback | None = None
 
     def to_answers(self) -> dict[str, Any]:
         """The answers as plain data, in SPEC.md's key order (round-trips through ``parse_intake``)."""
-        return {
+        out: dict[str, Any] = {
             "age": self.age,
             "experience": self.experience,
+            "active": self.active,
             "goal": self.goal,
             "equipment": list(self.equipment),
             "conditions": list(self.conditions),
             "pain": self.pain.model_dump(),
             "screening": dict(self.screening),
         }
+        if self.startback is not None:
+            out["startback"] = self.startback.model_dump()
+        return out
+
+
+# Answers every file must give (besides one per screening question); ``goal`` and ``startback`` are optional.
+REQUIRED_TOP: tuple[str, ...] = ("age", "experience", "active", "equipment", "conditions", "pain", "screening")
+REQUIRED_PAIN: tuple[str, ...] = ("status", "intensity", "radiates_to_leg")
+
+
+def missing_answers(data: Mapping[str, Any], knowledge: Knowledge) -> list[str]:
+    """Every answer ``data`` lacks, as dotted keys in questionnaire order (a version-1 file lacks some)."""
+    missing = [key for key in REQUIRED_TOP if key not in data and key not in ("pain", "screening")]
+    pain = data.get("pain")
+    if isinstance(pain, Mapping):
+        missing += [f"pain.{key}" for key in REQUIRED_PAIN if key not in pain]
+    elif pain is None:
+        missing += [f"pain.{key}" for key in REQUIRED_PAIN]
+    screening = data.get("screening")
+    if isinstance(screening, Mapping):
+        missing += [f"screening.{q}" for q in knowledge.screening if q not in screening]
+    elif screening is None:
+        missing += [f"screening.{q}" for q in knowledge.screening]
+    return missing
 
 
 def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>") -> Intake:
@@ -62,6 +108,14 @@ def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>") ->
         raise IntakeError(f"expected a table/object of answers, got {type(data).__name__}", file=file)
     if not data:
         raise IntakeError("no answers (the file is empty)", file=file)
+    missing = missing_answers(data, knowledge)
+    if missing:
+        # One line naming every missing key: a version-1 file, or one saved part-way, is never guessed at.
+        raise IntakeError(
+            f"{len(missing)} answer{'s' if len(missing) != 1 else ''} missing: {', '.join(missing)} "
+            f"(answer them with: backplan intake --resume {file})",
+            file=file,
+        )
     try:
         intake = Intake.model_validate(dict(data))
     except ValidationError as exc:
@@ -94,13 +148,6 @@ def _check_vocabularies(intake: Intake, knowledge: Knowledge, file: str) -> Inta
                 file=file,
                 location=f"screening.{answer}",
                 suggestion=closest(answer, knowledge.screening),
-            )
-    for question in knowledge.screening:
-        if question not in intake.screening:
-            raise IntakeError(
-                "is required: every screening question must be answered true or false",
-                file=file,
-                location=f"screening.{question}",
             )
     return intake.model_copy(
         update={
@@ -139,14 +186,26 @@ def load_intake(path: Path, knowledge: Knowledge) -> Intake:
 
 def intake_to_toml(intake: Intake, knowledge: Knowledge | None = None) -> str:
     """An answers file in SPEC.md's layout; with ``knowledge`` each screening answer carries its question."""
-    data = intake.to_answers()
-    lines = [f"{key} = {toml_value(data[key])}" for key in ("age", "experience", "goal", "equipment", "conditions")]
-    lines += ["", "[pain]"]
-    lines += [f"{key} = {toml_value(value)}" for key, value in data["pain"].items()]
-    lines += ["", "[screening]"]
-    for key, value in data["screening"].items():
-        line = f"{key} = {toml_value(value)}"
-        if knowledge is not None and key in knowledge.screening:
-            line += "  # " + " ".join(knowledge.screening[key].text.split())
-        lines.append(line)
+    return answers_to_toml(intake.to_answers(), knowledge)
+
+
+def answers_to_toml(data: Mapping[str, Any], knowledge: Knowledge | None = None) -> str:
+    """Answers (complete or not, e.g. saved part-way through the questionnaire) in SPEC.md's layout."""
+    top = ("age", "experience", "active", "goal", "equipment", "conditions")
+    lines = [f"{key} = {toml_value(data[key])}" for key in top if key in data]
+    for table in ("pain", "screening", "startback"):
+        values = data.get(table)
+        if not isinstance(values, Mapping):
+            continue
+        lines += ["", f"[{table}]"]
+        group = None
+        for key, value in values.items():
+            question = knowledge.screening.get(key) if knowledge is not None and table == "screening" else None
+            if question is not None and knowledge is not None and question.group != group:
+                group = question.group
+                lines.append(f"# {knowledge.groups[group].title}")
+            line = f"{key} = {toml_value(value)}"
+            if question is not None:
+                line += "  # " + " ".join(question.short.split())
+            lines.append(line)
     return "\n".join(lines) + "\n"

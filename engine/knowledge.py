@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
+from .conditions import Condition
 from .errors import KnowledgeError, closest
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -34,6 +35,7 @@ PAIN_STATUSES: tuple[str, ...] = ("none", "acute", "subacute", "chronic")
 QUESTION_FIELDS: tuple[str, ...] = (
     "age",
     "experience",
+    "active",
     "goal",
     "equipment",
     "conditions",
@@ -70,8 +72,51 @@ class Equipment(VocabEntry):
     pass
 
 
-class Condition(VocabEntry):
+class Meaning(_Strict):
+    """What an answer means for the plan: an obligation the rules must meet, proved by ``rules check``.
+
+    ``decision``: ``stop`` (no plan; a stop warning of at least ``level``), ``consult`` (a warning of
+    level consult or urgent) or ``caution`` (a warning of level caution or above). ``when`` narrows it
+    (e.g. "with pain"); ``exclude_tags``: exercises carrying any of these tags are never planned.
+    """
+
+    decision: Literal["stop", "consult", "caution"]
+    level: Literal["urgent", "consult"] | None = None
+    when: Condition | None = None
+    exclude_tags: tuple[str, ...] = ()
+    note: str = ""
+
+    @field_validator("level")
+    @classmethod
+    def _level_with_stop(cls, level: str | None, info: Any) -> str | None:
+        if (info.data.get("decision") == "stop") != (level is not None):
+            raise ValueError("give a level (urgent or consult) with decision = 'stop', and only then")
+        return level
+
+
+class MedicalCondition(VocabEntry):
+    """A diagnosed condition. Any condition means a consult; ``exclude_tags`` are never planned with it."""
+
     question: str = Field(min_length=5, description="how the intake asks about it")
+    exclude_tags: tuple[str, ...] = ()
+
+
+class ScreeningGroup(_Strict):
+    """Screening questions that belong together: the intake asks the group, then which ones apply."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    title: str = Field(min_length=3)
+    ask: str = Field(min_length=10, description="the group question: does any of these apply?")
+
+
+class Finding(_Strict):
+    """A declared meaning of answers other than a single screening question (pain, age, STarT Back)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    description: str = Field(min_length=5)
+    when: Condition
+    yes: tuple[Meaning, ...] = Field(min_length=1)
+    source: str
 
 
 class Tag(VocabEntry):
@@ -94,9 +139,13 @@ class Pattern(VocabEntry):
 
 class ScreeningQuestion(_Strict):
     id: str = Field(pattern=ID_PATTERN)
+    group: str
     text: str = Field(min_length=10, description="the exact question a person is asked")
-    help: str = ""
+    short: str = Field(min_length=3, description="the item as listed under its group")
+    help: str = Field(min_length=10)
     source: str
+    # What a "yes" means (the SPEC table's rows); none = the answer only qualifies other rows.
+    yes: tuple[Meaning, ...] = ()
 
 
 class Prescription(_Strict):
@@ -201,12 +250,14 @@ class Knowledge(BaseModel):
     digest: str
     sources: Mapping[str, Source]
     equipment: Mapping[str, Equipment]
-    conditions: Mapping[str, Condition]
+    conditions: Mapping[str, MedicalCondition]
     tags: Mapping[str, Tag]
     muscles: Mapping[str, Muscle]
     goals: Mapping[str, Goal]
     patterns: Mapping[str, Pattern]
     screening: Mapping[str, ScreeningQuestion]
+    groups: Mapping[str, ScreeningGroup]
+    findings: Mapping[str, Finding]
     programmes: Mapping[str, Programme]
     questions: Mapping[str, Question]
     exercises: Mapping[str, Exercise]
@@ -241,30 +292,33 @@ def _slug(text: str) -> str:
 _VOCAB_FILES: dict[str, tuple[str, type[_Strict]]] = {
     "sources.toml": ("source", Source),
     "equipment.toml": ("equipment", Equipment),
-    "conditions.toml": ("condition", Condition),
+    "conditions.toml": ("condition", MedicalCondition),
     "tags.toml": ("tag", Tag),
     "muscles.toml": ("muscle", Muscle),
     "goals.toml": ("goal", Goal),
     "patterns.toml": ("pattern", Pattern),
-    "screening.toml": ("question", ScreeningQuestion),
     "programmes.toml": ("programme", Programme),
     "questionnaire.toml": ("question", Question),
 }
 EXERCISE_DIR = "exercises"
+SCREENING_FILE = "screening.toml"
 
 
 def knowledge_digest(root: Path) -> str:
     return folder_digest(root)
 
 
-def _entries(path: Path, key: str, model: type[_Strict], id_field: str = "id") -> dict[str, Any]:
-    data = load_toml_file(path, KnowledgeError)
-    unknown = set(data) - {key}
-    if unknown:
-        name = sorted(unknown)[0]
-        raise KnowledgeError(
-            f"unknown top-level key '{name}'", file=str(path), location=name, suggestion=closest(name, [key])
-        )
+def _entries(
+    path: Path, key: str, model: type[_Strict], id_field: str = "id", data: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    if data is None:
+        data = load_toml_file(path, KnowledgeError)
+        unknown = set(data) - {key}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise KnowledgeError(
+                f"unknown top-level key '{name}'", file=str(path), location=name, suggestion=closest(name, [key])
+            )
     raw = data.get(key, [])
     if not isinstance(raw, list) or not raw:
         raise KnowledgeError(f"expected at least one [[{key}]] entry", file=str(path), location=key)
@@ -293,6 +347,19 @@ def load_knowledge(root: Path) -> Knowledge:
     for name, (key, model) in _VOCAB_FILES.items():
         id_field = "field" if name == "questionnaire.toml" else "id"
         parts[name] = _entries(root / name, key, model, id_field)
+    screening_path = root / SCREENING_FILE
+    screening = load_toml_file(screening_path, KnowledgeError)
+    unknown = sorted(set(screening) - {"group", "question", "finding"})
+    if unknown:
+        raise KnowledgeError(
+            f"unknown top-level key '{unknown[0]}'",
+            file=str(screening_path),
+            location=unknown[0],
+            suggestion=closest(unknown[0], ["group", "question", "finding"]),
+        )
+    groups = _entries(screening_path, "group", ScreeningGroup, data=screening)
+    questions = _entries(screening_path, "question", ScreeningQuestion, data=screening)
+    findings = _entries(screening_path, "finding", Finding, data=screening) if "finding" in screening else {}
 
     exercise_dir = root / EXERCISE_DIR
     files = sorted(exercise_dir.glob("*.toml")) if exercise_dir.is_dir() else []
@@ -321,7 +388,9 @@ def load_knowledge(root: Path) -> Knowledge:
         muscles=parts["muscles.toml"],
         goals=parts["goals.toml"],
         patterns=parts["patterns.toml"],
-        screening=parts["screening.toml"],
+        screening=questions,
+        groups=groups,
+        findings=findings,
         programmes=parts["programmes.toml"],
         questions=parts["questionnaire.toml"],
         exercises=exercises,
@@ -337,6 +406,13 @@ def _ref(value: str, valid: Mapping[str, Any], what: str, file: Path, location: 
         )
 
 
+def _check_meaning(k: Knowledge, meaning: Meaning, file: Path, location: str) -> None:
+    for tag in meaning.exclude_tags:
+        _ref(tag, k.tags, "tag", file, f"{location}.exclude_tags")
+    # The fields a declaration reads are checked against the intake's fields where the rules are
+    # loaded (``rules check``), which knows every field; here only the vocabularies.
+
+
 def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> None:
     for name, vocab in (
         ("equipment.toml", k.equipment),
@@ -349,8 +425,22 @@ def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> N
         for entry in vocab.values():
             if entry.source is not None:
                 _ref(entry.source, k.sources, "source", root / name, f"'{entry.id}'.source")
+    screening = root / SCREENING_FILE
     for q in k.screening.values():
-        _ref(q.source, k.sources, "source", root / "screening.toml", f"question '{q.id}'.source")
+        _ref(q.source, k.sources, "source", screening, f"question '{q.id}'.source")
+        _ref(q.group, k.groups, "group", screening, f"question '{q.id}'.group")
+        for i, meaning in enumerate(q.yes):
+            _check_meaning(k, meaning, screening, f"question '{q.id}'.yes[{i}]")
+    for group in k.groups.values():
+        if not any(q.group == group.id for q in k.screening.values()):
+            raise KnowledgeError("a group without questions", file=str(screening), location=f"group '{group.id}'")
+    for f in k.findings.values():
+        _ref(f.source, k.sources, "source", screening, f"finding '{f.id}'.source")
+        for i, meaning in enumerate(f.yes):
+            _check_meaning(k, meaning, screening, f"finding '{f.id}'.yes[{i}]")
+    for c in k.conditions.values():
+        for tag in c.exclude_tags:
+            _ref(tag, k.tags, "tag", root / "conditions.toml", f"condition '{c.id}'.exclude_tags")
     for p in k.programmes.values():
         where = root / "programmes.toml"
         _ref(p.source, k.sources, "source", where, f"programme '{p.id}'.source")

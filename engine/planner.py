@@ -554,8 +554,10 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     if programme and not any(s.exercises for s in sessions):
         raise EngineError("the rules left no exercise for this intake; refusing to print an empty plan")
     fired_pos = {item.id: i for i, item in enumerate(d.fired)}
+    # A stopped plan says only what to do instead: no other warning, since those advise on exercising.
+    said = [(item, a) for item, a in d.warnings if isinstance(a, Stop)] if d.stops else d.warnings
     warnings = sorted(
-        {item.id + "\0" + a.message: (item, a) for item, a in d.warnings}.values(),
+        {item.id + "\0" + a.message: (item, a) for item, a in said}.values(),
         key=lambda pair: (LEVEL_ORDER.index(pair[1].level), fired_pos[pair[0].id]),
     )
     index = book.index

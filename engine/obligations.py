@@ -1,0 +1,207 @@
+"""What the answers mean, as declared in ``knowledge/``, and the proof that the rules implement it.
+
+``knowledge/screening.toml`` says for each screening question what a "yes" means (stop, consult,
+caution, exercises left out), ``[[finding]]`` entries say the same for other answers, and
+``knowledge/conditions.toml`` for each diagnosed condition. Each such meaning is an *obligation*;
+``unmet`` proves every obligation for every possible intake with the solver in ``symbolic`` and
+reports each one the rules miss with an intake that shows it. It also proves the converse for stops:
+no rule stops a plan where no declaration says it should.
+
+The obligations are also the single list of red flags that ``verify`` and the tests use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import z3
+
+from .conditions import Condition
+from .knowledge import SCREENING_FILE, Knowledge, Meaning
+from .ruleset import LEVEL_ORDER, Exclude, LoadedRule, RuleSet, Stop, Warn
+from .symbolic import Logic, check_declaration_fields, describe
+
+
+@dataclass(frozen=True)
+class Obligation:
+    """One declared meaning: when ``premise`` holds, the plan must do what ``meaning`` says."""
+
+    kind: Literal["question", "finding", "condition"]
+    subject: str  # the question, finding or condition id
+    premise: Condition  # the answer itself, and the declaration's ``when``
+    meaning: Meaning
+    file: str
+
+    @property
+    def label(self) -> str:
+        qualifier = f" (when {self.meaning.when.describe()})" if self.meaning.when is not None else ""
+        if self.kind == "question":
+            return f"screening question '{self.subject}': a yes{qualifier}"
+        if self.kind == "condition":
+            return f"condition '{self.subject}'"
+        return f"finding '{self.subject}'{qualifier}"
+
+    @property
+    def is_stop(self) -> bool:
+        return self.meaning.decision == "stop"
+
+
+def _premise(answer: Condition, when: Condition | None) -> Condition:
+    return Condition(all=(answer, when)) if when is not None else answer
+
+
+def obligations(knowledge: Knowledge) -> list[Obligation]:
+    """Every declared meaning, in questionnaire order, then findings, then conditions."""
+    root = Path(knowledge.root)
+    out: list[Obligation] = []
+    for q in knowledge.screening.values():
+        answer = Condition(field=f"screening.{q.id}", eq=True)
+        for m in q.yes:
+            out.append(Obligation("question", q.id, _premise(answer, m.when), m, str(root / SCREENING_FILE)))
+    for f in knowledge.findings.values():
+        for m in f.yes:
+            out.append(Obligation("finding", f.id, _premise(f.when, m.when), m, str(root / SCREENING_FILE)))
+    for c in knowledge.conditions.values():
+        has = Condition(field="conditions", contains=c.id)
+        meaning = Meaning(decision="consult", exclude_tags=c.exclude_tags)
+        out.append(Obligation("condition", c.id, has, meaning, str(root / "conditions.toml")))
+    return out
+
+
+def stop_obligations(knowledge: Knowledge) -> list[Obligation]:
+    """The declared stops: the red flags."""
+    return [o for o in obligations(knowledge) if o.is_stop]
+
+
+@dataclass(frozen=True)
+class Unmet:
+    file: str
+    rule: str | None
+    message: str
+    example: dict[str, object]
+
+
+def _levels_at_least(level: str) -> tuple[str, ...]:
+    return LEVEL_ORDER[: LEVEL_ORDER.index(level) + 1]
+
+
+def unmet(logic: Logic) -> list[Unmet]:
+    """Every obligation the rules miss, and every stop no declaration asks for, each with an example."""
+    knowledge, rules = logic.knowledge, logic.rules
+    found: list[Unmet] = []
+    todo = obligations(knowledge)
+    inputs = list(logic.inputs)
+    for ob in todo:
+        check_declaration_fields(ob.premise, inputs, ob.file, ob.label)
+    order = list(logic.inputs)
+    for ob in todo:
+        premise = logic.encode(ob.premise)
+        m = ob.meaning
+        if m.decision == "stop":
+            assert m.level is not None
+            levels = _levels_at_least(m.level)
+            stops = [r for r in rules.stage("screen") if any(isinstance(a, Stop) and a.level in levels for a in r.rule.then)]
+            example = logic.example(premise, z3.Not(z3.Or(*[logic.when(r) for r in stops]) if stops else z3.BoolVal(True)))
+            if example is not None:
+                found.append(
+                    Unmet(
+                        ob.file,
+                        None,
+                        f"{ob.label} must stop the plan with an {m.level}"
+                        f"{' or more urgent' if m.level != 'urgent' else ''} warning, but no rule does for: "
+                        f"{describe(example, order)}",
+                        example,
+                    )
+                )
+                continue
+        else:
+            levels = _levels_at_least("consult" if m.decision == "consult" else "caution")
+            warners = [
+                r
+                for r in rules.stage("screen")
+                if any(isinstance(a, (Stop, Warn)) and a.level in levels for a in r.rule.then)
+            ]
+            said = z3.Or(*[logic.when(r) for r in warners]) if warners else z3.BoolVal(False)
+            example = logic.example(premise, z3.Not(said))
+            if example is not None:
+                found.append(
+                    Unmet(
+                        ob.file,
+                        None,
+                        f"{ob.label} must give a {m.decision} warning, but no rule does for: {describe(example, order)}",
+                        example,
+                    )
+                )
+                continue
+        if m.exclude_tags:
+            found.extend(_unexcluded(logic, ob, premise, order))
+    found.extend(_undeclared_stops(logic, todo, order))
+    return found
+
+
+def excluders_of(rules: RuleSet, knowledge: Knowledge, exercise: str) -> list[LoadedRule]:
+    """The rules with an exclusion that selects ``exercise`` (by id, tag or category)."""
+    ex = knowledge.exercises[exercise]
+    out = []
+    for item in rules.rules:
+        for a in item.rule.then:
+            if isinstance(a, Exclude) and (
+                ex.id in a.exercises or set(ex.tags) & set(a.tags) or ex.category in a.categories
+            ):
+                out.append(item)
+                break
+    return out
+
+
+def _unexcluded(logic: Logic, ob: Obligation, premise: object, order: Sequence[str]) -> list[Unmet]:
+    """Exercises with a tag the declaration leaves out that some planned intake would still allow."""
+    knowledge = logic.knowledge
+    banned = set(ob.meaning.exclude_tags)
+    exercises = [ex.id for ex in knowledge.exercises.values() if banned & set(ex.tags) and not ex.never_recommend]
+    if not exercises:
+        return []
+    allowed = {
+        ex: z3.Not(z3.Or(*[logic.fires(r) for r in excluders_of(logic.rules, knowledge, ex)]))
+        if excluders_of(logic.rules, knowledge, ex)
+        else z3.BoolVal(True)
+        for ex in exercises
+    }
+    example = logic.example(premise, logic.planned, z3.Or(*allowed.values()))
+    if example is None:
+        return []
+    full = logic.full(example)
+    missed = [ex for ex in exercises if logic.holds_in(full, allowed[ex])]
+    tags = sorted(banned & set(knowledge.exercises[missed[0]].tags)) if missed else sorted(banned)
+    return [
+        Unmet(
+            ob.file,
+            None,
+            f"{ob.label} must leave out exercises tagged {', '.join(tags)}, but no rule excludes "
+            f"'{missed[0] if missed else '?'}'{f' (and {len(missed) - 1} more)' if len(missed) > 1 else ''} "
+            f"for: {describe(example, order)}",
+            example,
+        )
+    ]
+
+
+def _undeclared_stops(logic: Logic, todo: Sequence[Obligation], order: Sequence[str]) -> list[Unmet]:
+    """A stop rule that can fire where no declaration says to stop (e.g. a cancer survivor without pain)."""
+    declared = [logic.encode(o.premise) for o in todo if o.is_stop]
+    covered = z3.Or(*declared) if declared else z3.BoolVal(False)
+    out: list[Unmet] = []
+    for item in logic.stop_rules():
+        example = logic.example(logic.when(item), z3.Not(covered))
+        if example is not None:
+            out.append(
+                Unmet(
+                    item.file,
+                    item.id,
+                    f"stops the plan where no declaration in {SCREENING_FILE} says to stop: {describe(example, order)} "
+                    "(declare the stop there, or narrow the rule)",
+                    example,
+                )
+            )
+    return out

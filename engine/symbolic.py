@@ -1,0 +1,287 @@
+"""The rule pipeline as logic: questions about *every possible intake*, answered by an SMT solver (z3).
+
+Every intake field becomes a solver variable over exactly the values the answers file allows
+(``pain.status = none`` forces intensity 0, STarT Back distress never exceeds its total, ...), and
+every rule condition becomes a formula over them -- the same meaning as ``Condition.holds``. What the
+pipeline decides is expressed the way the pipeline decides it:
+
+* the screen stops when any stop rule holds; later stages run only when it does not;
+* a derived fact is visible from the stage after the one whose rule derived it;
+* the route stage's most conservative chosen programme is the one the select stage sees.
+
+So "can this rule ever fire?", "can these two fire for the same person?" and "does every yes to this
+question stop the plan?" are satisfiability questions, decided exactly (no sampling, no enumeration
+of the 2^28 screening answers), and a "yes" comes with a concrete intake that shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import z3
+
+from .conditions import Condition
+from .errors import KnowledgeError
+from .facts import NO_PROGRAMME, STAGES, FieldSpec
+from .knowledge import Knowledge
+from .ruleset import ChooseProgramme, Derive, LoadedRule, RuleSet, Stop
+
+# The answers a minimal example starts from: everything "no", no pain, a 35-year-old beginner.
+_BASELINE: dict[str, Any] = {
+    "age": 35,
+    "experience": "beginner",
+    "active": True,
+    "goal": "general",
+    "pain.status": "none",
+    "pain.intensity": 0,
+    "startback.given": False,
+}
+
+
+def intake_fields(specs: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
+    """The fields that come from the answers (not from earlier stages)."""
+    return {
+        name: spec
+        for name, spec in specs.items()
+        if spec.first_stage == "screen" and not name.startswith("derived.") and name != "programme"
+    }
+
+
+class Logic:
+    """One rule set and knowledge base as solver formulas (built once; queries are cheap)."""
+
+    def __init__(self, rules: RuleSet, knowledge: Knowledge) -> None:
+        self.rules = rules
+        self.knowledge = knowledge
+        self.specs = rules.fields
+        self.inputs = intake_fields(self.specs)
+        self.vars: dict[str, Any] = {}
+        domain: list[Any] = []
+        for name, spec in self.inputs.items():
+            if spec.kind == "bool":
+                self.vars[name] = z3.Bool(name)
+            else:
+                var = z3.Int(name)
+                self.vars[name] = var
+                top = spec.maximum if spec.kind == "int" else len(spec.values) - 1
+                low = spec.minimum if spec.kind == "int" else 0
+                domain.append(z3.And(var >= low, var <= top))
+        # What the answers file itself rules out (intake.py's validators).
+        if "pain.status" in self.vars and "pain.intensity" in self.vars:
+            domain.append(z3.Implies(self._is("pain.status", "none"), self.vars["pain.intensity"] == 0))
+        if {"startback.given", "startback.total", "startback.distress"} <= set(self.vars):
+            given, total, distress = (self.vars[f"startback.{k}"] for k in ("given", "total", "distress"))
+            domain.append(distress <= total)
+            domain.append(z3.Implies(z3.Not(given), z3.And(total == 0, distress == 0)))
+        self.domain = z3.And(*domain) if domain else z3.BoolVal(True)
+        self._solver = z3.Solver()
+        self._solver.add(self.domain)
+
+        self._derivers: dict[str, list[LoadedRule]] = {}
+        self._choosers: dict[str, list[LoadedRule]] = {}
+        for item in rules.rules:
+            for action in item.rule.then:
+                if isinstance(action, Derive):
+                    self._derivers.setdefault(action.fact, []).append(item)
+                elif isinstance(action, ChooseProgramme):
+                    self._choosers.setdefault(action.programme, []).append(item)
+        self._when: dict[str, Any] = {}
+        self._derived: dict[tuple[str, str], Any] = {}
+        self.stop = z3.Or(*[self.when(r) for r in self.stop_rules()]) if self.stop_rules() else z3.BoolVal(False)
+        self._programme = self._programme_formulas()
+        self.planned = z3.And(z3.Not(self.stop), z3.Not(self._programme[NO_PROGRAMME]))
+
+    # --- encoding -------------------------------------------------------------------------------
+
+    def _index(self, name: str, value: Any) -> int:
+        return self.specs[name].values.index(value)
+
+    def _is(self, name: str, value: Any) -> Any:
+        spec = self.inputs[name]
+        if spec.kind == "bool":
+            return self.vars[name] if value else z3.Not(self.vars[name])
+        if spec.kind == "int":
+            return self.vars[name] == value
+        return self.vars[name] == self._index(name, value)
+
+    def encode(self, cond: Condition, stage: str = "screen") -> Any:
+        """``cond`` as a formula over the intake, as seen by a rule in ``stage``."""
+        if cond.always:
+            return z3.BoolVal(True)
+        if cond.all is not None:
+            return z3.And(*[self.encode(c, stage) for c in cond.all])
+        if cond.any is not None:
+            return z3.Or(*[self.encode(c, stage) for c in cond.any])
+        if cond.none is not None:
+            return z3.Not(z3.Or(*[self.encode(c, stage) for c in cond.none]))
+        if cond.not_ is not None:
+            return z3.Not(self.encode(cond.not_, stage))
+        return self._leaf(cond, stage)
+
+    def _leaf(self, leaf: Condition, stage: str) -> Any:
+        op, path, operand = leaf.op, leaf.target(), leaf.operand
+        if op == "contains":
+            return self.vars[path]
+        if path.startswith("derived."):
+            value = self.derived(path.split(".", 1)[1], stage)
+            truth = value if operand is True else z3.Not(value)
+            return truth if op == "eq" else z3.Not(truth)
+        if path == "programme":
+            values = operand if isinstance(operand, tuple) else (operand,)
+            hit = z3.Or(*[self._programme[v] for v in values])
+            return z3.Not(hit) if op in ("ne", "not_in") else hit
+        spec = self.inputs[path]
+        var = self.vars[path]
+        if op in ("in", "not_in"):
+            hit = z3.Or(*[self._is(path, v) for v in operand])
+            return hit if op == "in" else z3.Not(hit)
+        if op in ("eq", "ne"):
+            hit = self._is(path, operand)
+            return hit if op == "eq" else z3.Not(hit)
+        assert spec.kind == "int"
+        result: Any = {"lt": var < operand, "lte": var <= operand, "gt": var > operand, "gte": var >= operand}[op]
+        return result
+
+    def derived(self, name: str, stage: str) -> Any:
+        """``derived.<name>`` as a rule in ``stage`` sees it: some rule of an earlier stage derived it."""
+        key = (name, stage)
+        if key not in self._derived:
+            before = STAGES.index(stage)
+            makers = [r for r in self._derivers.get(name, []) if STAGES.index(r.rule.stage) < before]
+            self._derived[key] = z3.Or(*[self.when(r) for r in makers]) if makers else z3.BoolVal(False)
+        return self._derived[key]
+
+    def _programme_formulas(self) -> dict[str, Any]:
+        """programme id -> "the select stage sees this programme" (the most conservative chosen)."""
+        ranked = sorted(self.knowledge.programmes.values(), key=lambda p: (p.caution_rank, p.id))
+        chosen = {
+            p.id: z3.Or(*[self.when(r) for r in self._choosers.get(p.id, [])]) if p.id in self._choosers else None
+            for p in ranked
+        }
+        out: dict[str, Any] = {}
+        earlier: list[Any] = []
+        for p in ranked:
+            c = chosen[p.id]
+            out[p.id] = z3.And(c, *[z3.Not(e) for e in earlier]) if c is not None else z3.BoolVal(False)
+            if c is not None:
+                earlier.append(c)
+        out[NO_PROGRAMME] = z3.Not(z3.Or(*earlier)) if earlier else z3.BoolVal(True)
+        return out
+
+    def programme_is(self, programme: str) -> Any:
+        """The select stage sees ``programme`` (``NO_PROGRAMME``: the route stage chose none)."""
+        return self._programme[programme]
+
+    def when(self, item: LoadedRule) -> Any:
+        """The rule's condition in its own stage (whether or not its stage runs)."""
+        if item.id not in self._when:
+            self._when[item.id] = self.encode(item.rule.when, item.rule.stage)
+        return self._when[item.id]
+
+    def fires(self, item: LoadedRule) -> Any:
+        """The rule fires: its stage runs (no stop before route; a programme before select) and it holds."""
+        stage = item.rule.stage
+        if stage == "screen":
+            return self.when(item)
+        if stage == "route":
+            return z3.And(z3.Not(self.stop), self.when(item))
+        return z3.And(self.planned, self.when(item))
+
+    def stop_rules(self) -> list[LoadedRule]:
+        return [r for r in self.rules.rules if any(isinstance(a, Stop) for a in r.rule.then)]
+
+    # --- questions --------------------------------------------------------------------------------
+
+    def possible(self, *formulas: Any) -> bool:
+        """Some intake satisfies all ``formulas``."""
+        solver = self._solver
+        solver.push()
+        try:
+            solver.add(*formulas)
+            return bool(solver.check() == z3.sat)
+        finally:
+            solver.pop()
+
+    def example(self, *formulas: Any) -> dict[str, Any] | None:
+        """An intake (as flat field -> value, only what differs from the baseline) satisfying all
+        ``formulas``, or None when no intake does. The example changes as few answers as it can."""
+        if not self.possible(*formulas):
+            return None
+        solver = self._solver
+        optimizer = z3.Optimize()
+        optimizer.add(self.domain, *formulas)
+        for name in self.inputs:
+            optimizer.add_soft(self._is(name, self._baseline(name)))
+        if optimizer.check() == z3.sat:
+            model = optimizer.model()
+        else:  # pragma: no cover - the optimiser gave up; any model will do
+            solver.push()
+            solver.add(*formulas)
+            solver.check()
+            model = solver.model()
+            solver.pop()
+        values = self.values(model)
+        return {k: v for k, v in values.items() if v != self._baseline(k)}
+
+    def holds_in(self, model_values: Mapping[str, Any], formula: Any) -> bool:
+        """Evaluate ``formula`` at a full assignment of the intake fields."""
+        subs = [(self.vars[k], self._literal(k, v)) for k, v in model_values.items()]
+        return bool(z3.is_true(z3.simplify(z3.substitute(formula, *subs))))
+
+    def full(self, changed: Mapping[str, Any]) -> dict[str, Any]:
+        """The baseline with ``changed`` applied: a full assignment of the intake fields."""
+        return {name: changed.get(name, self._baseline(name)) for name in self.inputs}
+
+    def _literal(self, name: str, value: Any) -> Any:
+        spec = self.inputs[name]
+        if spec.kind == "bool":
+            return z3.BoolVal(bool(value))
+        if spec.kind == "int":
+            return z3.IntVal(int(value))
+        return z3.IntVal(self._index(name, value))
+
+    def _baseline(self, name: str) -> Any:
+        if name in _BASELINE:
+            return _BASELINE[name]
+        spec = self.inputs[name]
+        if spec.kind == "bool":
+            return False
+        if spec.kind == "int":
+            return spec.minimum
+        return spec.values[0]
+
+    def values(self, model: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, spec in self.inputs.items():
+            raw = model.eval(self.vars[name], model_completion=True)
+            if spec.kind == "bool":
+                out[name] = z3.is_true(raw)
+            elif spec.kind == "int":
+                out[name] = raw.as_long()
+            else:
+                out[name] = spec.values[raw.as_long()]
+        return out
+
+
+def check_declaration_fields(cond: Condition, inputs: Iterable[str], file: str, location: str) -> None:
+    """A declaration (screening.toml) may read only answers, never rule-made facts."""
+    names = set(inputs)
+    for leaf in cond.leaves():
+        target = leaf.target()
+        if target not in names:
+            from .errors import closest
+
+            raise KnowledgeError(
+                f"unknown answer field '{target}' in a declaration",
+                file=file,
+                location=location,
+                suggestion=closest(target, names),
+            )
+
+
+def describe(changed: Mapping[str, Any], order: Sequence[str] | None = None) -> str:
+    """``{"screening.fever": True, "age": 60}`` -> ``screening.fever=true, age=60`` (baseline otherwise)."""
+    keys = [k for k in order if k in changed] if order is not None else list(changed)
+    parts = [f"{k}={str(v).lower() if isinstance(v, bool) else v}" for k, v in ((k, changed[k]) for k in keys)]
+    return ", ".join(parts) if parts else "the baseline answers (all no, no pain, age 35)"
