@@ -256,30 +256,58 @@ def _show(value: Any) -> str:
 
 @app.command()
 def intake(
-    save: Annotated[Path | None, typer.Option("--save", help="Save the answers as a TOML answers file.")] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", help="Save the answers as an answers file (TOML; JSON if the name ends in .json)."),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume",
+            help="Continue an answers file (partial, or from an older version): ask only what it leaves "
+            "unanswered, then save it (to --save if given, else back to this file).",
+        ),
+    ] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format of the plan.")] = Format.text,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
     """Answer the questionnaire interactively, then get the plan."""
-    from engine.questionnaire import Questionnaire
+    from engine.intake import missing_answers
+    from engine.questionnaire import Questionnaire, answers_text, load_answers, render_stop
 
     with _errors():
         book = _book(rules, knowledge)
-        questionnaire = Questionnaire(book)
+        progress = load_answers(resume) if resume is not None else {}
+        target = save or resume
+        unanswered = len(missing_answers(progress, book.knowledge))
         try:
-            answers = questionnaire.ask(
+            result = Questionnaire(book).run(
                 prompt=lambda text, default: typer.prompt(text, default=default, show_default=bool(default), err=True),
                 say=lambda text: typer.echo(text, err=True),
+                answers=progress,
+                source=str(resume) if resume is not None else None,
             )
         except typer.Abort:
             typer.echo("", err=True)  # the error starts on its own line, not after the open prompt
-            raise IntakeError("the questionnaire was not completed (input ended)", file="<stdin>") from None
-        result = engine.recommend(answers, book)
-        if save is not None:
-            _write(engine.intake_to_toml(answers, book.knowledge), save)
-            typer.echo(f"Answers saved to {save}", err=True)
-        _write(_render(result, book.knowledge, format), None)
+            saved = ""
+            if target is not None and len(missing_answers(progress, book.knowledge)) < unanswered:
+                _write(answers_text(progress, book.knowledge, name=target.name), target)
+                saved = f"; the answers so far are saved: continue with backplan intake --resume {target}"
+            raise IntakeError(f"the questionnaire was not completed (input ended){saved}", file="<stdin>") from None
+        if result.intake is None:  # an emergency answer ended the questionnaire: the advice is the result
+            if target is not None:
+                _write(answers_text(result.answers, book.knowledge, name=target.name), target)
+                typer.echo(
+                    f"Answers so far saved to {target} (continue with: backplan intake --resume {target})", err=True
+                )
+            _write(render_stop(result, book, format.value), None)
+            return
+        plan = engine.recommend(result.intake, book)
+        if target is not None:
+            _write(answers_text(result.intake.to_answers(), book.knowledge, name=target.name), target)
+            typer.echo(f"Answers saved to {target}", err=True)
+        _write(_render(plan, book.knowledge, format), None)
 
 
 @app.command()

@@ -1,25 +1,79 @@
 """Scenario files: a reviewer's answers plus what the plan must (and must not) contain.
 
 A scenario is a TOML file (docs/scenarios.md): ``name``, ``description``, optional ``source``, an
-``[answers]`` table in the answers-file format and an ``[expect]`` table. ``run_scenarios`` evaluates every
-file in a folder and reports, per file, exactly what differed, plus the rules no scenario makes fire.
-A malformed file is an input error naming the file and the key; it never counts as a failed scenario.
+``[answers]`` table and an ``[expect]`` table. ``[answers]`` states only what differs from the documented
+baseline person (``baseline_answers``: 35, beginner, active, no equipment, no condition, no pain, every
+screening question in ``knowledge/`` answered no), so a question added to the knowledge touches no
+scenario file. ``run_scenarios`` evaluates every file in a folder and reports, per file, exactly what
+differed, plus the rules no scenario makes fire and the declared meanings (``obligations``) no scenario
+exercises. A malformed file is an input error naming the file and the key; it never counts as a failed
+scenario.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 
 from ._tomlio import load_toml_file, pydantic_to_error
 from .errors import EngineError, InputError, IntakeError, closest
-from .facts import NO_PROGRAMME
+from .facts import NO_PROGRAMME, intake_fact
 from .intake import Intake, parse_intake
+from .knowledge import Knowledge
+from .obligations import Obligation, obligations
 from .planner import Evaluation, RuleBook, evaluate
-from .ruleset import Stop, Warn
+from .ruleset import LEVEL_ORDER, Stop, Warn
+
+# --- the baseline person ---------------------------------------------------------------------------------
+
+# Every answer a scenario does not state. Screening answers are not listed here: every question the
+# knowledge asks is answered "no" (``baseline_answers``), so a new question needs no edit anywhere.
+BASELINE: Mapping[str, Any] = MappingProxyType(
+    {
+        "age": 35,
+        "experience": "beginner",
+        "active": True,
+        "goal": "general",
+        "equipment": (),
+        "conditions": (),
+        "pain": MappingProxyType({"status": "none", "intensity": 0, "radiates_to_leg": False}),
+    }
+)
+
+
+def baseline_answers(knowledge: Knowledge) -> dict[str, Any]:
+    """The answers of the baseline person, a complete answers mapping (fresh lists and tables each call).
+
+    35 years old, beginner, active, goal general, no equipment, no condition, no back pain, every
+    screening question in ``knowledge`` answered false, no STarT Back scores.
+    """
+    out: dict[str, Any] = {}
+    for key, value in BASELINE.items():
+        out[key] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
+    out["screening"] = {question: False for question in knowledge.screening}
+    return out
+
+
+def merge_answers(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` applied: tables merge key by key (recursively), anything else replaces."""
+    out = dict(base)
+    for key, value in changes.items():
+        old = out.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            out[key] = merge_answers(old, value)
+        else:
+            out[key] = value
+    return out
+
+
+def scenario_answers(changes: Mapping[str, Any], knowledge: Knowledge) -> dict[str, Any]:
+    """The complete answers a scenario's ``[answers]`` table stands for (not yet validated)."""
+    return merge_answers(baseline_answers(knowledge), changes)
 
 
 class Expect(BaseModel):
@@ -35,6 +89,8 @@ class Expect(BaseModel):
     warnings_exclude: tuple[StrictStr, ...] = ()
     rules_fired: tuple[StrictStr, ...] = ()
     rules_not_fired: tuple[StrictStr, ...] = ()
+    excluded_tags: tuple[StrictStr, ...] = ()  # no planned exercise carries any of these tags
+    highest_warning: Literal["urgent", "consult", "caution", "info"] | None = None  # the most serious level
 
     def given(self) -> list[str]:
         return [name for name in type(self).model_fields if getattr(self, name) not in (None, ())]
@@ -46,7 +102,7 @@ class ScenarioFile(BaseModel):
     name: StrictStr = Field(min_length=3)
     description: StrictStr = Field(min_length=10)
     source: StrictStr | None = None
-    answers: dict[str, Any]
+    answers: dict[str, Any] = Field(default_factory=dict)  # only what differs from the baseline
     expect: Expect
 
 
@@ -56,7 +112,8 @@ class Scenario:
     name: str
     description: str
     source: str | None
-    intake: Intake
+    answers: Mapping[str, Any]  # as written: what differs from the baseline
+    intake: Intake  # the baseline with those changes, validated
     expect: Expect
 
 
@@ -79,12 +136,14 @@ def load_scenario(path: Path, book: RuleBook) -> Scenario:
             suggestion=closest(data.source, knowledge.sources),
         )
     _check_expect(data.expect, book, file)
-    return Scenario(file, data.name, data.description, data.source, _intake(data.answers, book, file), data.expect)
+    intake = _intake(data.answers, book, file)
+    return Scenario(file, data.name, data.description, data.source, data.answers, intake, data.expect)
 
 
-def _intake(answers: dict[str, Any], book: RuleBook, file: str) -> Intake:
+def _intake(answers: Mapping[str, Any], book: RuleBook, file: str) -> Intake:
+    """The baseline with the scenario's changes, validated like any answers file (unknown keys refused)."""
     try:
-        return parse_intake(answers, book.knowledge, file=file)
+        return parse_intake(scenario_answers(answers, book.knowledge), book.knowledge, file=file)
     except IntakeError as exc:  # say where in the scenario file: under [answers]
         location = f"answers.{exc.location}" if exc.location else "answers"
         raise IntakeError(exc.message, file=file, location=location, suggestion=exc.suggestion) from None
@@ -102,6 +161,15 @@ def _check_expect(expect: Expect, book: RuleBook, file: str) -> None:
             suggestion=closest(expect.programme, programmes),
         )
     _check_ids(expect, book, file)
+    tags = list(book.knowledge.tags)
+    for index, tag in enumerate(expect.excluded_tags):
+        if tag not in tags:
+            raise InputError(
+                f"unknown tag '{tag}'",
+                file=file,
+                location=f"expect.excluded_tags[{index}]",
+                suggestion=closest(tag, tags),
+            )
     for a, b in (
         ("exercises_include", "exercises_exclude"),
         ("warnings_include", "warnings_exclude"),
@@ -178,12 +246,12 @@ def run_scenario(scenario: Scenario, book: RuleBook) -> ScenarioResult:
     except EngineError as exc:  # the engine refused this intake: the scenario fails, the run goes on
         failures = [f"no plan: internal error: {exc.line()}"]
         return ScenarioResult(scenario.name, scenario.file, False, failures, frozenset())
-    failures = differences(scenario.expect, evaluation)
+    failures = differences(scenario.expect, evaluation, book.knowledge)
     fired = frozenset(e.rule for e in evaluation.plan.trace)
     return ScenarioResult(scenario.name, scenario.file, not failures, failures, fired)
 
 
-def differences(expect: Expect, evaluation: Evaluation) -> list[str]:
+def differences(expect: Expect, evaluation: Evaluation, knowledge: Knowledge) -> list[str]:
     """Every way the evaluated plan differs from the expectation, each as one readable line."""
     plan = evaluation.plan
     out: list[str] = []
@@ -213,6 +281,21 @@ def differences(expect: Expect, evaluation: Evaluation) -> list[str]:
             out.append(f"warnings_exclude: rule '{rule}' warned ({warned[rule].level}): {warned[rule].message}")
     out += [f"rules_fired: rule '{r}' did not fire" for r in expect.rules_fired if r not in fired]
     out += [f"rules_not_fired: rule '{r}' fired" for r in expect.rules_not_fired if r in fired]
+    if expect.excluded_tags:
+        banned = set(expect.excluded_tags)
+        exercises = knowledge.exercises
+        for ex_id in planned:
+            carried = [t for t in exercises[ex_id].tags if t in banned]
+            if carried:
+                out.append(
+                    f"excluded_tags: '{ex_id}' is in the plan and carries {', '.join(carried)}"
+                    f" (because {', '.join(planned[ex_id].because)})"
+                )
+    if expect.highest_warning is not None:
+        levels = [w.level for w in plan.warnings]
+        top = min(levels, key=LEVEL_ORDER.index) if levels else "none"
+        if top != expect.highest_warning:
+            out.append(f"highest_warning: expected {expect.highest_warning}, got {top}")
     return out
 
 
@@ -226,12 +309,32 @@ def _why_not(evaluation: Evaluation, ex_id: str) -> str:
     return f"{status.status}: {reasons}" if reasons else status.status
 
 
+# --- which declared meanings the scenarios exercise ------------------------------------------------------
+
+
+def exercised(scenario: Scenario, knowledge: Knowledge, todo: Iterable[Obligation] | None = None) -> list[Obligation]:
+    """The declared meanings (``obligations``) whose premise holds for the scenario's intake."""
+    fact = intake_fact(scenario.intake, knowledge)
+    return [ob for ob in (obligations(knowledge) if todo is None else todo) if ob.premise.holds(fact)]
+
+
+def unexercised(scenarios: Iterable[Scenario], knowledge: Knowledge) -> list[Obligation]:
+    """Every declared meaning (question, finding, condition) no scenario's intake exercises, in order."""
+    todo = obligations(knowledge)
+    hit: set[int] = set()
+    for scenario in scenarios:
+        hit.update(id(ob) for ob in exercised(scenario, knowledge, todo))
+    return [ob for ob in todo if id(ob) not in hit]
+
+
 @dataclass(frozen=True)
 class ScenarioReport:
     folder: str
     results: list[ScenarioResult]
     uncovered: list[str]  # rule ids no scenario makes fire, in evaluation order
     rules: int
+    unexercised: list[str]  # labels of the declared meanings no scenario exercises, in knowledge order
+    meanings: int  # how many meanings knowledge/ declares
 
     @property
     def passed(self) -> bool:
@@ -253,6 +356,15 @@ class ScenarioReport:
             lines += [f"  {rule}" for rule in self.uncovered]
         else:
             lines.append(f"Coverage: every rule fires in at least one scenario ({self.rules} rules)")
+        if self.unexercised:
+            lines.append(
+                f"Meanings: {len(self.unexercised)} of {self.meanings} declared meanings are exercised by no scenario:"
+            )
+            lines += [f"  {label}" for label in self.unexercised]
+        else:
+            lines.append(
+                f"Meanings: every declared meaning is exercised by at least one scenario ({self.meanings} meanings)"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -265,7 +377,10 @@ def _relative(file: str, root: Path) -> str:
 
 def run_scenarios(folder: Path, book: RuleBook) -> ScenarioReport:
     """Run every scenario file in ``folder`` against ``book``; raises ``InputError`` on a malformed file."""
-    results = [run_scenario(s, book) for s in load_scenarios(folder, book)]
+    scenarios = load_scenarios(folder, book)
+    results = [run_scenario(s, book) for s in scenarios]
     fired = frozenset().union(*(r.fired for r in results))
     uncovered = [item.id for item in book.rules.rules if item.id not in fired]
-    return ScenarioReport(str(folder), results, uncovered, len(book.rules.rules))
+    missed = [ob.label for ob in unexercised(scenarios, book.knowledge)]
+    meanings = len(obligations(book.knowledge))
+    return ScenarioReport(str(folder), results, uncovered, len(book.rules.rules), missed, meanings)

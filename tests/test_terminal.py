@@ -10,9 +10,24 @@ from pathlib import Path
 
 import pytest
 
+import engine
+
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 
-ANSWERS = [*(["n"] * 11), "38", "intermediate", "posture", "none", "", "pull_up_bar, dumbbells"]
+KNOWLEDGE = engine.load_knowledge(engine.default_knowledge_dir())
+# What the person types for each basic question, in knowledge/questionnaire.toml's order (no pain, so
+# the pain details are not asked); choices by a unique beginning ("int" for intermediate).
+BASICS = {
+    "age": "38",
+    "experience": "int",
+    "active": "y",
+    "goal": "posture",
+    "equipment": "pull_up_bar, dumbbells",
+    "conditions": "",
+    "pain.status": "none",
+}
+# The emergency group first ("n"), then the basics, then every other screening group ("n").
+ANSWERS = ["n", *(BASICS[f] for f in KNOWLEDGE.questions if f in BASICS), *(["n"] * (len(KNOWLEDGE.groups) - 1))]
 
 
 def _screen(session: str) -> str:
@@ -40,7 +55,8 @@ def test_intake_in_a_real_terminal(tmp_path: Path) -> None:
         ["tmux", "new-session", "-d", "-s", session, "-x", "160", "-y", "50", "-c", str(cwd), command], check=True
     )
     try:
-        _wait_for(session, "saddle")
+        first_group = next(iter(KNOWLEDGE.groups.values()))
+        _wait_for(session, first_group.ask[:40])
         for answer in ANSWERS:
             subprocess.run(["tmux", "send-keys", "-t", session, answer, "Enter"], check=True)
             time.sleep(0.15)
@@ -49,6 +65,7 @@ def test_intake_in_a_real_terminal(tmp_path: Path) -> None:
         assert "Programme: Back strength programme" in screen or "SAFETY SCREEN: CLEAR" in screen
         text = saved.read_text()
         assert 'equipment = ["dumbbells", "pull_up_bar"]' in text
-        assert 'goal = "posture"' in text
+        assert 'goal = "posture"' in text and 'experience = "intermediate"' in text and "active = true" in text
+        assert engine.load_intake(saved, KNOWLEDGE).pain.status == "none"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
