@@ -21,7 +21,7 @@ from .errors import RuleError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec, Scalar
 from .knowledge import EXERCISE_DIR, Knowledge
 from .obligations import excluders_of, unmet
-from .ruleset import ChooseProgramme, Derive, Exclude, Include, LoadedRule, RuleSet
+from .ruleset import ChooseProgramme, Derive, Include, LoadedRule, RuleSet
 from .symbolic import Logic, describe
 
 
@@ -241,9 +241,7 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
     # After the screen, some programme is always chosen (else the planner would have to fail).
     lost = logic.example(z3.Not(logic.stop), logic.programme_is(NO_PROGRAMME))
     if lost is not None:
-        found.append(
-            Problem(rules.root, None, f"no rule chooses a programme for: {describe(lost, order)}")
-        )
+        found.append(Problem(rules.root, None, f"no rule chooses a programme for: {describe(lost, order)}"))
 
     # Two rules choosing different programmes at the same priority for the same person.
     choosers = [(item, a.programme) for item in items for a in item.rule.then if isinstance(a, ChooseProgramme)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
@@ -79,6 +80,34 @@ class Intake(_Strict):
         if self.startback is not None:
             out["startback"] = self.startback.model_dump()
         return out
+
+
+# The baseline person: the answers a scenario, an example or a counterexample does not state. Screening
+# answers are not listed: every question the knowledge asks is "no", so a new question needs no edit.
+BASELINE: Mapping[str, Any] = MappingProxyType(
+    {
+        "age": 35,
+        "experience": "beginner",
+        "active": True,
+        "goal": "general",
+        "equipment": (),
+        "conditions": (),
+        "pain": MappingProxyType({"status": "none", "intensity": 0, "radiates_to_leg": False}),
+    }
+)
+
+
+def baseline_answers(knowledge: Knowledge) -> dict[str, Any]:
+    """The answers of the baseline person, a complete answers mapping (fresh lists and tables each call).
+
+    35 years old, beginner, active, goal general, no equipment, no condition, no back pain, every
+    screening question in ``knowledge`` answered false, no STarT Back scores.
+    """
+    out: dict[str, Any] = {}
+    for key, value in BASELINE.items():
+        out[key] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
+    out["screening"] = {question: False for question in knowledge.screening}
+    return out
 
 
 # Answers every file must give (besides one per screening question); ``goal`` and ``startback`` are optional.

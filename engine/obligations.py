@@ -90,7 +90,7 @@ def _levels_at_least(level: str) -> tuple[str, ...]:
 
 def unmet(logic: Logic) -> list[Unmet]:
     """Every obligation the rules miss, and every stop no declaration asks for, each with an example."""
-    knowledge, rules = logic.knowledge, logic.rules
+    knowledge = logic.knowledge
     found: list[Unmet] = []
     todo = obligations(knowledge)
     inputs = list(logic.inputs)
@@ -102,44 +102,30 @@ def unmet(logic: Logic) -> list[Unmet]:
         m = ob.meaning
         if m.decision == "stop":
             assert m.level is not None
-            levels = _levels_at_least(m.level)
-            stops = [r for r in rules.stage("screen") if any(isinstance(a, Stop) and a.level in levels for a in r.rule.then)]
-            example = logic.example(premise, z3.Not(z3.Or(*[logic.when(r) for r in stops]) if stops else z3.BoolVal(True)))
-            if example is not None:
-                found.append(
-                    Unmet(
-                        ob.file,
-                        None,
-                        f"{ob.label} must stop the plan with an {m.level}"
-                        f"{' or more urgent' if m.level != 'urgent' else ''} warning, but no rule does for: "
-                        f"{describe(example, order)}",
-                        example,
-                    )
-                )
-                continue
+            done = _said(logic, (Stop,), _levels_at_least(m.level))
+            needs = f"stop the plan with an {m.level}{' or more urgent' if m.level != 'urgent' else ''} warning"
         else:
-            levels = _levels_at_least("consult" if m.decision == "consult" else "caution")
-            warners = [
-                r
-                for r in rules.stage("screen")
-                if any(isinstance(a, (Stop, Warn)) and a.level in levels for a in r.rule.then)
-            ]
-            said = z3.Or(*[logic.when(r) for r in warners]) if warners else z3.BoolVal(False)
-            example = logic.example(premise, z3.Not(said))
-            if example is not None:
-                found.append(
-                    Unmet(
-                        ob.file,
-                        None,
-                        f"{ob.label} must give a {m.decision} warning, but no rule does for: {describe(example, order)}",
-                        example,
-                    )
-                )
-                continue
+            done = _said(logic, (Stop, Warn), _levels_at_least(m.decision))
+            needs = f"give a {m.decision} warning"
+        example = logic.example(premise, z3.Not(done))
+        if example is not None:
+            message = f"{ob.label} must {needs}, but no rule does for: {describe(example, order)}"
+            found.append(Unmet(ob.file, None, message, example))
+            continue
         if m.exclude_tags:
             found.extend(_unexcluded(logic, ob, premise, order))
     found.extend(_undeclared_stops(logic, todo, order))
     return found
+
+
+def _said(logic: Logic, kinds: tuple[type, ...], levels: Sequence[str]) -> object:
+    """Some screen rule fires with an action of ``kinds`` at one of ``levels``."""
+    rules = [
+        r
+        for r in logic.rules.stage("screen")
+        if any(isinstance(a, kinds) and getattr(a, "level", None) in levels for a in r.rule.then)
+    ]
+    return z3.Or(*[logic.when(r) for r in rules]) if rules else z3.BoolVal(False)
 
 
 def excluders_of(rules: RuleSet, knowledge: Knowledge, exercise: str) -> list[LoadedRule]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
@@ -23,40 +22,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from ._tomlio import load_toml_file, pydantic_to_error
 from .errors import EngineError, InputError, IntakeError, closest
 from .facts import NO_PROGRAMME, intake_fact
-from .intake import Intake, parse_intake
+from .intake import Intake, baseline_answers, parse_intake
 from .knowledge import Knowledge
 from .obligations import Obligation, obligations
 from .planner import Evaluation, RuleBook, evaluate
 from .ruleset import LEVEL_ORDER, Stop, Warn
-
-# --- the baseline person ---------------------------------------------------------------------------------
-
-# Every answer a scenario does not state. Screening answers are not listed here: every question the
-# knowledge asks is answered "no" (``baseline_answers``), so a new question needs no edit anywhere.
-BASELINE: Mapping[str, Any] = MappingProxyType(
-    {
-        "age": 35,
-        "experience": "beginner",
-        "active": True,
-        "goal": "general",
-        "equipment": (),
-        "conditions": (),
-        "pain": MappingProxyType({"status": "none", "intensity": 0, "radiates_to_leg": False}),
-    }
-)
-
-
-def baseline_answers(knowledge: Knowledge) -> dict[str, Any]:
-    """The answers of the baseline person, a complete answers mapping (fresh lists and tables each call).
-
-    35 years old, beginner, active, goal general, no equipment, no condition, no back pain, every
-    screening question in ``knowledge`` answered false, no STarT Back scores.
-    """
-    out: dict[str, Any] = {}
-    for key, value in BASELINE.items():
-        out[key] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) else value
-    out["screening"] = {question: False for question in knowledge.screening}
-    return out
 
 
 def merge_answers(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,19 +24,9 @@ import z3
 from .conditions import Condition
 from .errors import KnowledgeError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec
+from .intake import baseline_answers
 from .knowledge import Knowledge
 from .ruleset import ChooseProgramme, Derive, LoadedRule, RuleSet, Stop
-
-# The answers a minimal example starts from: everything "no", no pain, a 35-year-old beginner.
-_BASELINE: dict[str, Any] = {
-    "age": 35,
-    "experience": "beginner",
-    "active": True,
-    "goal": "general",
-    "pain.status": "none",
-    "pain.intensity": 0,
-    "startback.given": False,
-}
 
 
 def intake_fields(specs: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
@@ -57,6 +47,7 @@ class Logic:
         self.specs = rules.fields
         self.inputs = intake_fields(self.specs)
         self.vars: dict[str, Any] = {}
+        self._base = _flatten(baseline_answers(knowledge), knowledge)
         domain: list[Any] = []
         for name, spec in self.inputs.items():
             if spec.kind == "bool":
@@ -242,14 +233,32 @@ class Logic:
         return z3.IntVal(self._index(name, value))
 
     def _baseline(self, name: str) -> Any:
-        if name in _BASELINE:
-            return _BASELINE[name]
+        if name in self._base:
+            return self._base[name]
         spec = self.inputs[name]
         if spec.kind == "bool":
             return False
         if spec.kind == "int":
             return spec.minimum
         return spec.values[0]
+
+    def answers(self, changed: Mapping[str, Any]) -> dict[str, Any]:
+        """An answers mapping (the answers-file layout) for the baseline with ``changed`` applied."""
+        full = self.full(changed)
+        out = baseline_answers(self.knowledge)
+        out["equipment"] = [e for e in self.knowledge.equipment if full.get(f"equipment.{e}")]
+        out["conditions"] = [c for c in self.knowledge.conditions if full.get(f"conditions.{c}")]
+        for name, value in full.items():
+            head, _, tail = name.partition(".")
+            if head in ("equipment", "conditions", "startback"):
+                continue
+            if tail:
+                out[head][tail] = value
+            else:
+                out[head] = value
+        if full.get("startback.given"):
+            out["startback"] = {"total": full["startback.total"], "distress": full["startback.distress"]}
+        return out
 
     def values(self, model: Any) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -262,6 +271,23 @@ class Logic:
             else:
                 out[name] = spec.values[raw.as_long()]
         return out
+
+
+def _flatten(answers: Mapping[str, Any], knowledge: Knowledge) -> dict[str, Any]:
+    """Answers as the flat fields rules read (``pain.status``, ``equipment.barbell``, ``startback.given``)."""
+    out: dict[str, Any] = {}
+    for key, value in answers.items():
+        if key in ("equipment", "conditions"):
+            vocab = knowledge.equipment if key == "equipment" else knowledge.conditions
+            out.update({f"{key}.{item}": item in value for item in vocab})
+        elif isinstance(value, Mapping):
+            out.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    out.setdefault("startback.given", False)
+    out.setdefault("startback.total", 0)
+    out.setdefault("startback.distress", 0)
+    return out
 
 
 def check_declaration_fields(cond: Condition, inputs: Iterable[str], file: str, location: str) -> None:

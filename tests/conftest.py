@@ -10,45 +10,22 @@ from typing import Any
 import pytest
 
 import engine
+from engine.intake import baseline_answers
+from engine.obligations import stop_obligations
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
-# The screening answers that on their own must stop the plan: the safety specification the tests hold
-# the rules to (deliberately written out here, not derived from rules/).
-RED_FLAG_QUESTIONS: tuple[str, ...] = (
-    "saddle_numbness",
-    "bladder_bowel_change",
-    "progressive_leg_weakness",
-    "fever",
-    "unexplained_weight_loss",
-    "cancer_history",
-    "recent_trauma",
-    "chest_pain",
-    "dizziness",
+_KNOWLEDGE = engine.load_knowledge(engine.default_knowledge_dir())
+
+# The screening answers that on their own must stop the plan: taken from what knowledge/screening.toml
+# declares (a "stop" meaning with no further condition), never from a copy kept here.
+RED_FLAG_QUESTIONS: tuple[str, ...] = tuple(
+    o.subject for o in stop_obligations(_KNOWLEDGE) if o.kind == "question" and o.meaning.when is None
 )
 
-BASE_ANSWERS: dict[str, Any] = {
-    "age": 35,
-    "experience": "beginner",
-    "goal": "general",
-    "equipment": [],
-    "conditions": [],
-    "pain": {"status": "none", "intensity": 0, "radiates_to_leg": False},
-    "screening": {
-        "saddle_numbness": False,
-        "bladder_bowel_change": False,
-        "progressive_leg_weakness": False,
-        "fever": False,
-        "unexplained_weight_loss": False,
-        "cancer_history": False,
-        "recent_trauma": False,
-        "night_pain": False,
-        "chest_pain": False,
-        "heart_condition": False,
-        "dizziness": False,
-    },
-}
+# The baseline person (35, beginner, active, no pain, every screening question "no"), from the library.
+BASE_ANSWERS: dict[str, Any] = baseline_answers(_KNOWLEDGE)
 
 
 def answers(**changes: Any) -> dict[str, Any]:
