@@ -232,6 +232,8 @@ class Programme(_Strict):
     caution_rank: StrictInt = Field(ge=0)
     sessions_per_week: str
     sessions: tuple[SessionTemplate, ...] = Field(min_length=1)
+    # Exercises with any of these tags are never planned in this programme (an obligation on the rules).
+    exclude_tags: tuple[str, ...] = ()
     source: str
 
 
@@ -444,6 +446,8 @@ def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> N
     for p in k.programmes.values():
         where = root / "programmes.toml"
         _ref(p.source, k.sources, "source", where, f"programme '{p.id}'.source")
+        for tag in p.exclude_tags:
+            _ref(tag, k.tags, "tag", where, f"programme '{p.id}'.exclude_tags")
         for session in p.sessions:
             for block in session.blocks:
                 for pattern in block.patterns:

@@ -29,7 +29,7 @@ from .symbolic import Logic, check_declaration_fields, describe
 class Obligation:
     """One declared meaning: when ``premise`` holds, the plan must do what ``meaning`` says."""
 
-    kind: Literal["question", "finding", "condition"]
+    kind: Literal["question", "finding", "condition", "programme"]
     subject: str  # the question, finding or condition id
     premise: Condition  # the answer itself, and the declaration's ``when``
     meaning: Meaning
@@ -42,6 +42,8 @@ class Obligation:
             return f"screening question '{self.subject}': a yes{qualifier}"
         if self.kind == "condition":
             return f"condition '{self.subject}'"
+        if self.kind == "programme":
+            return f"programme '{self.subject}'"
         return f"finding '{self.subject}'{qualifier}"
 
     @property
@@ -68,6 +70,12 @@ def obligations(knowledge: Knowledge) -> list[Obligation]:
         has = Condition(field="conditions", contains=c.id)
         meaning = Meaning(decision="consult", exclude_tags=c.exclude_tags)
         out.append(Obligation("condition", c.id, has, meaning, str(root / "conditions.toml")))
+    for p in knowledge.programmes.values():
+        if p.exclude_tags:
+            # No warning is asked of a programme: "caution" here only carries the exclusions (see ``unmet``).
+            meaning = Meaning(decision="caution", exclude_tags=p.exclude_tags)
+            on = Condition(field="programme", eq=p.id)
+            out.append(Obligation("programme", p.id, on, meaning, str(root / "programmes.toml")))
     return out
 
 
@@ -95,11 +103,15 @@ def unmet(logic: Logic) -> list[Unmet]:
     todo = obligations(knowledge)
     inputs = list(logic.inputs)
     for ob in todo:
-        check_declaration_fields(ob.premise, inputs, ob.file, ob.label)
+        if ob.kind != "programme":
+            check_declaration_fields(ob.premise, inputs, ob.file, ob.label)
     order = list(logic.inputs)
     for ob in todo:
-        premise = logic.encode(ob.premise)
         m = ob.meaning
+        if ob.kind == "programme":
+            found.extend(_unexcluded(logic, ob, logic.programme_is(ob.subject), order))
+            continue
+        premise = logic.encode(ob.premise)
         if m.decision == "stop":
             assert m.level is not None
             done = _said(logic, (Stop,), _levels_at_least(m.level))

@@ -88,6 +88,10 @@ class Logic:
     def _index(self, name: str, value: Any) -> int:
         return self.specs[name].values.index(value)
 
+    def is_value(self, name: str, value: Any) -> Any:
+        """The intake field ``name`` has ``value``."""
+        return self._is(name, value)
+
     def _is(self, name: str, value: Any) -> Any:
         spec = self.inputs[name]
         if spec.kind == "bool":
