@@ -56,7 +56,7 @@ def _premise(answer: Condition, when: Condition | None) -> Condition:
 
 
 def obligations(knowledge: Knowledge) -> list[Obligation]:
-    """Every declared meaning, in questionnaire order, then findings, then conditions."""
+    """Every declared meaning of an answer, in questionnaire order, then findings, then conditions."""
     root = Path(knowledge.root)
     out: list[Obligation] = []
     for q in knowledge.screening.values():
@@ -70,6 +70,13 @@ def obligations(knowledge: Knowledge) -> list[Obligation]:
         has = Condition(field="conditions", contains=c.id)
         meaning = Meaning(decision="consult", exclude_tags=c.exclude_tags)
         out.append(Obligation("condition", c.id, has, meaning, str(root / "conditions.toml")))
+    return out
+
+
+def programme_obligations(knowledge: Knowledge) -> list[Obligation]:
+    """Each programme's excluded tags (knowledge/programmes.toml): never planned in that programme."""
+    root = Path(knowledge.root)
+    out: list[Obligation] = []
     for p in knowledge.programmes.values():
         if p.exclude_tags:
             # No warning is asked of a programme: "caution" here only carries the exclusions (see ``unmet``).
@@ -100,7 +107,7 @@ def unmet(logic: Logic) -> list[Unmet]:
     """Every obligation the rules miss, and every stop no declaration asks for, each with an example."""
     knowledge = logic.knowledge
     found: list[Unmet] = []
-    todo = obligations(knowledge)
+    todo = obligations(knowledge) + programme_obligations(knowledge)
     inputs = list(logic.inputs)
     for ob in todo:
         if ob.kind != "programme":

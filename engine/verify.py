@@ -34,7 +34,7 @@ from .errors import EngineError, InputError
 from .facts import intake_fact
 from .intake import Intake, baseline_answers, intake_to_toml, parse_intake
 from .knowledge import Knowledge
-from .obligations import Obligation, obligations, stop_obligations, unmet
+from .obligations import Obligation, obligations, programme_obligations, stop_obligations, unmet
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
 from .ruleset import Stop, Warn
@@ -140,7 +140,8 @@ def prove(logic: Logic) -> tuple[list[str], list[ProofFailure]]:
                 silent,
             )
     proved = [
-        f"{len(obligations(knowledge))} declared meanings (stops, consults, excluded tags)",
+        f"{len(obligations(knowledge)) + len(programme_obligations(knowledge))} declared meanings "
+        "(stops, consults, excluded tags)",
         "no stop without a declaration",
         "a programme whenever the screen does not stop",
         "a consult from its own rules for every listed condition",

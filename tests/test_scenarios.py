@@ -17,11 +17,10 @@ from typer.testing import CliRunner
 
 import engine
 from cli import app
+from engine.intake import BASELINE, baseline_answers
 from engine.obligations import Obligation, obligations
 from engine.ruleset import LEVEL_ORDER
 from engine.scenarios import (
-    BASELINE,
-    baseline_answers,
     exercised,
     load_scenario,
     load_scenarios,
