@@ -270,7 +270,8 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
                     continue
                 allowed = z3.Not(z3.Or(*[logic.fires(r) for r in excluders]))
                 if not logic.possible(logic.fires(item), allowed):
-                    names = ", ".join(r.id for r in excluders)
+                    together = [r for r in excluders if logic.possible(logic.fires(item), logic.fires(r))]
+                    names = ", ".join(r.id for r in together)
                     found.append(
                         Problem(
                             item.file,

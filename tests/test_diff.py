@@ -16,7 +16,7 @@ from tests.conftest import ROOT, answers
 
 runner = CliRunner()
 RULES = ROOT / "rules"
-SEVERE_AT_7 = 'when = { field = "pain.intensity", gte = 7 }'
+STRONG_AT_6 = '{ field = "pain.intensity", gte = 6 }'
 NEVER_PLANK = """
 [[rule]]
 id = "no_plank_for_anyone"
@@ -34,14 +34,14 @@ reason = "the diff test leaves the plank out"
 """
 
 
-def edited_rules(tmp_path: Path, *, severe_from: int | None = None, extra: str | None = None) -> Path:
+def edited_rules(tmp_path: Path, *, strong_from: int | None = None, extra: str | None = None) -> Path:
     folder = tmp_path / "after"
     shutil.copytree(RULES, folder)
-    if severe_from is not None:
+    if strong_from is not None:
         path = folder / "screen" / "cautions.toml"
         text = path.read_text(encoding="utf-8")
-        assert text.count(SEVERE_AT_7) == 1
-        path.write_text(text.replace(SEVERE_AT_7, SEVERE_AT_7.replace("7", str(severe_from))), encoding="utf-8")
+        assert text.count(STRONG_AT_6) == 1
+        path.write_text(text.replace(STRONG_AT_6, STRONG_AT_6.replace("6", str(strong_from))), encoding="utf-8")
     if extra is not None:
         (folder / "select" / "extra.toml").write_text(extra, encoding="utf-8")
     return folder
@@ -49,12 +49,12 @@ def edited_rules(tmp_path: Path, *, severe_from: int | None = None, extra: str |
 
 def cohort(tmp_path: Path) -> Path:
     lines = [
-        json.dumps(answers(pain__status="chronic", pain__intensity=6)),  # 1: becomes "severe"
+        json.dumps(answers(pain__status="chronic", pain__intensity=5)),  # 1: becomes "strong pain"
         json.dumps(answers(pain__status="chronic", pain__intensity=3)),  # 2: unchanged
         "{not json",  # 3
         json.dumps(answers(screening__fever=True)),  # 4: stopped either way
         json.dumps({**answers(), "agee": 40}),  # 5
-        json.dumps(answers(pain__status="acute", pain__intensity=7)),  # 6: severe either way
+        json.dumps(answers(pain__status="acute", pain__intensity=7)),  # 6: strong either way
         "",  # 7
     ]
     path = tmp_path / "cohort.jsonl"
@@ -70,17 +70,17 @@ ERRORS = [
 
 
 def test_threshold_change_changes_outcome_and_warnings(tmp_path: Path, book: engine.RuleBook) -> None:
-    after = engine.load_rulebook(edited_rules(tmp_path, severe_from=6))
+    after = engine.load_rulebook(edited_rules(tmp_path, strong_from=5))
     report = diff_cohort(cohort(tmp_path), book, after)
     assert (report.intakes, report.errors) == (4, ERRORS)
     assert [(c.line, c.kinds, c.describe()) for c in report.changes] == [
-        (1, ["outcome", "warnings"], "outcome clear -> consult; warnings +caution_severe_pain")
+        (1, ["outcome", "warnings"], "outcome clear -> consult; warnings +caution_strong_pain")
     ]
     assert report.counts() == {"outcome": 1, "programme": 0, "warnings": 1, "exercises": 0, "failure": 0}
     text = report.render()
     assert "\n4 intakes compared, 1 changed, 3 invalid lines skipped\n" in text
     assert "\n  outcome 1, programme 0, warnings 1, exercises 0\n" in text
-    assert "\nChanged intakes:\n  line 1: outcome clear -> consult; warnings +caution_severe_pain\n" in text
+    assert "\nChanged intakes:\n  line 1: outcome clear -> consult; warnings +caution_strong_pain\n" in text
     assert text.endswith(
         "Invalid lines (skipped):\n"
         "  line 3: malformed JSON: Expecting property name enclosed in double quotes at line 1 column 2\n"
@@ -127,11 +127,11 @@ def test_failure_on_one_side_is_a_change() -> None:
 
 
 def test_cli_diff(tmp_path: Path) -> None:
-    after = edited_rules(tmp_path, severe_from=6)
+    after = edited_rules(tmp_path, strong_from=5)
     result = runner.invoke(app, ["diff", "--before", str(RULES), "--after", str(after), str(cohort(tmp_path))])
     assert result.exit_code == 0, result.stderr
     assert "4 intakes compared, 1 changed, 3 invalid lines skipped" in result.stdout
-    assert "  line 1: outcome clear -> consult; warnings +caution_severe_pain\n" in result.stdout
+    assert "  line 1: outcome clear -> consult; warnings +caution_strong_pain\n" in result.stdout
 
 
 @pytest.mark.parametrize("which", ["cohort", "after"])

@@ -50,9 +50,15 @@ EXPECTED = {
     "healthy_gym_goer": ("clear", "strength"),
     "heart_condition_advanced": ("consult", "strength"),
     "osteochondrosis_home": ("consult", "gentle"),
+    "osteoporosis_over_60": ("consult", "gentle"),
+    "pregnant_home": ("consult", "strength"),
     "red_flag_cauda_equina": ("stop", None),
     "scoliosis_teen_gym": ("consult", "strength"),
 }
+
+
+def test_every_persona_has_an_expected_outcome() -> None:
+    assert sorted(EXPECTED) == [p.stem for p in PERSONAS]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
