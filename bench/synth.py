@@ -23,9 +23,8 @@ from typing import Any
 
 import engine
 from engine._tomlio import parse_toml, toml_value
-from engine.check import Model
-from engine.conditions import Condition
 from engine.ruleset import Rule
+from engine.symbolic import Logic
 
 
 def _narrow_leaves(rng: random.Random, knowledge: engine.Knowledge, derived: list[str]) -> list[dict[str, Any]]:
@@ -122,7 +121,7 @@ def make_scaled_rules(
     if "pain_monitoring_convention" not in sources:  # pragma: no cover - only with other knowledge
         raise SystemExit("the synthetic rules cite 'pain_monitoring_convention'; add it or change bench/synth.py")
     derived = sorted(base.derived)
-    model = Model(base, knowledge)
+    logic = Logic(base, knowledge)
     extra = len(base.rules) * (factor - 1)
     rng = random.Random(seed)
     folder = target / "synthetic"
@@ -132,7 +131,7 @@ def make_scaled_rules(
         while True:  # e.g. "programme = strength" with leg pain can never hold: rules check rejects it
             text = synthetic_rule(index, rng, knowledge, derived, breadth)
             rule = Rule.model_validate(parse_toml(text, "<synthetic>", engine.RuleError)["rule"][0])
-            if model.jointly_possible(rule.when, Condition(always=True)) is not None:
+            if logic.possible(logic.encode(rule.when, rule.stage)):
                 texts.append(text)
                 break
     for start in range(0, extra, per_file):
