@@ -170,7 +170,9 @@ def pydantic_to_error(
         message = "is required but missing"
     else:
         message = str(first.get("msg", "invalid value"))
-        if "input" in first and kind not in ("model_type", "dict_type"):
+        if kind == "value_error":  # our own validators: their message already says what was given
+            message = message.removeprefix("Value error, ")
+        elif "input" in first and kind not in ("model_type", "dict_type") and not isinstance(first["input"], dict):
             shown = repr(first["input"])
             if len(shown) > 60:
                 shown = shown[:57] + "..."

@@ -35,7 +35,7 @@ class Pain(_Strict):
     @model_validator(mode="after")
     def _no_pain_no_intensity(self) -> Pain:
         if self.status == "none" and self.intensity != 0:
-            raise ValueError(f"must be 0 when status is 'none', got {self.intensity}")
+            raise ValueError(f"intensity must be 0 when status is 'none', got {self.intensity}")
         return self
 
 
