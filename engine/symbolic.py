@@ -203,21 +203,41 @@ class Logic:
         ``formulas``, or None when no intake does. The example changes as few answers as it can."""
         if not self.possible(*formulas):
             return None
-        solver = self._solver
         optimizer = z3.Optimize()
         optimizer.add(self.domain, *formulas)
         for name in self.inputs:
             optimizer.add_soft(self._is(name, self._baseline(name)))
+        fewest = len(self.inputs)
         if optimizer.check() == z3.sat:
-            model = optimizer.model()
-        else:  # pragma: no cover - the optimiser gave up; any model will do
-            solver.push()
-            solver.add(*formulas)
-            solver.check()
-            model = solver.model()
-            solver.pop()
-        values = self.values(model)
+            values = self.values(optimizer.model())
+            fewest = sum(1 for k, v in values.items() if v != self._baseline(k))
+        # Among the examples changing that few answers, the first in field order, so that the same
+        # question always gets the same example (the optimiser alone may pick any of them).
+        solver = z3.Solver()
+        differs = [z3.Not(self._is(name, self._baseline(name))) for name in self.inputs]
+        solver.add(self.domain, *formulas, z3.AtMost(*differs, fewest))
+        for name, spec in self.inputs.items():
+            solver.add(self._first_possible(solver, name, spec))
+        solver.check()
+        values = self.values(solver.model())
         return {k: v for k, v in values.items() if v != self._baseline(k)}
+
+    def _first_possible(self, solver: Any, name: str, spec: FieldSpec) -> Any:
+        """The baseline value of ``name`` if possible, else its first possible value."""
+        var = self.vars[name]
+        base = self._is(name, self._baseline(name))
+        if solver.check(base) == z3.sat:
+            return base
+        if spec.kind == "bool":
+            return var if solver.check(var) == z3.sat else z3.Not(var)
+        low, high = (spec.minimum, spec.maximum) if spec.kind == "int" else (0, len(spec.values) - 1)
+        while low < high:  # the smallest possible value: "var <= v" is monotone in v
+            middle = (low + high) // 2
+            if solver.check(var <= middle) == z3.sat:
+                high = middle
+            else:
+                low = middle + 1
+        return var == low
 
     def holds_in(self, model_values: Mapping[str, Any], formula: Any) -> bool:
         """Evaluate ``formula`` at a full assignment of the intake fields."""
