@@ -234,6 +234,8 @@ class Programme(_Strict):
     sessions: tuple[SessionTemplate, ...] = Field(min_length=1)
     # Exercises with any of these tags are never planned in this programme (an obligation on the rules).
     exclude_tags: tuple[str, ...] = ()
+    # Whenever this holds and the screen does not stop, the plan uses this programme (an obligation too).
+    required_when: Condition | None = None
     source: str
 
 

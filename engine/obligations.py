@@ -74,11 +74,11 @@ def obligations(knowledge: Knowledge) -> list[Obligation]:
 
 
 def programme_obligations(knowledge: Knowledge) -> list[Obligation]:
-    """Each programme's excluded tags (knowledge/programmes.toml): never planned in that programme."""
+    """Each programme's declarations (knowledge/programmes.toml): its excluded tags, when it is required."""
     root = Path(knowledge.root)
     out: list[Obligation] = []
     for p in knowledge.programmes.values():
-        if p.exclude_tags:
+        if p.exclude_tags or p.required_when is not None:
             # No warning is asked of a programme: "caution" here only carries the exclusions (see ``unmet``).
             meaning = Meaning(decision="caution", exclude_tags=p.exclude_tags)
             on = Condition(field="programme", eq=p.id)
@@ -116,7 +116,7 @@ def unmet(logic: Logic) -> list[Unmet]:
     for ob in todo:
         m = ob.meaning
         if ob.kind == "programme":
-            found.extend(_unexcluded(logic, ob, logic.programme_is(ob.subject), order))
+            found.extend(_programme_unmet(logic, ob, order))
             continue
         premise = logic.encode(ob.premise)
         if m.decision == "stop":
@@ -134,6 +134,21 @@ def unmet(logic: Logic) -> list[Unmet]:
         if m.exclude_tags:
             found.extend(_unexcluded(logic, ob, premise, order))
     found.extend(_undeclared_stops(logic, todo, order))
+    return found
+
+
+def _programme_unmet(logic: Logic, ob: Obligation, order: Sequence[str]) -> list[Unmet]:
+    """A programme's declarations: the tags it never plans, and the answers that always choose it."""
+    found = _unexcluded(logic, ob, logic.programme_is(ob.subject), order) if ob.meaning.exclude_tags else []
+    required = logic.knowledge.programmes[ob.subject].required_when
+    if required is not None:
+        check_declaration_fields(required, list(logic.inputs), ob.file, ob.label + ".required_when")
+        example = logic.example(logic.planned, logic.encode(required), z3.Not(logic.programme_is(ob.subject)))
+        if example is not None:
+            message = (
+                f"{ob.label} must be chosen when {required.describe()}, but is not for: {describe(example, order)}"
+            )
+            found.append(Unmet(ob.file, None, message, example))
     return found
 
 
