@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import stat
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,15 +32,71 @@ def folder_digest(root: Path) -> str:
     return "sha256:" + h.hexdigest()
 
 
-def read_bytes(path: Path, error: type[BackplanError]) -> bytes:
+def read_bytes(path: Path, error: type[BackplanError], limit: int | None = None) -> bytes:
+    """A regular file's bytes; a folder, device, FIFO or socket is refused before any byte is read, and a
+    file longer than ``limit`` bytes is refused after reading ``limit + 1`` (so ``/dev/zero`` never hangs)."""
     try:
-        return path.read_bytes()
+        # O_NONBLOCK: opening a FIFO with no writer must not wait; only regular files are read anyway.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise error("file not found", file=str(path)) from None
     except IsADirectoryError:
         raise error("is a folder, expected a file", file=str(path)) from None
     except OSError as exc:
         raise error(f"cannot read: {exc.strerror}", file=str(path)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise error("is a folder, expected a file", file=str(path))
+        if not stat.S_ISREG(mode):
+            kind = "a FIFO" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+            raise error(f"is {kind}, not a regular file", file=str(path))
+        chunks: list[bytes] = []
+        size = 0
+        while limit is None or size <= limit:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if limit is not None and size > limit:
+            raise error(f"larger than {_size(limit)}", file=str(path))
+        return b"".join(chunks)
+    except OSError as exc:
+        raise error(f"cannot read: {exc.strerror}", file=str(path)) from None
+    finally:
+        os.close(fd)
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1 << 20)} MiB" if limit % (1 << 20) == 0 else f"{limit} bytes"
+
+
+MAX_DEPTH = 32
+MAX_DIGITS = 20
+_STRINGS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'', re.S)
+_LONG_INTEGER = re.compile(r"(?<![\w.])[+-]?\d(?:_?\d){" + str(MAX_DIGITS) + r",}(?![\w.])")
+_KEY_PART = r"(?:[A-Za-z0-9_-]+|\"\"|'')"
+_DOTTED_KEY = re.compile(_KEY_PART + r"(?:\s*\.\s*" + _KEY_PART + "){" + str(MAX_DEPTH) + ",}")
+
+
+def check_shape(text: str, file: str, error: type[BackplanError]) -> None:
+    """Refuse, in linear time, what would make a parser slow or deep: nesting deeper than ``MAX_DEPTH``
+    (brackets, braces or dotted keys) and integers longer than ``MAX_DIGITS`` digits."""
+    bare = _STRINGS.sub('""', text)  # string contents can hold any bracket or digit
+    depth = deepest = 0
+    for char in bare:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    if deepest > MAX_DEPTH:
+        raise error(f"nested deeper than {MAX_DEPTH} levels", file=file)
+    if _DOTTED_KEY.search(bare):
+        raise error(f"a dotted key nested deeper than {MAX_DEPTH} levels", file=file)
+    if _LONG_INTEGER.search(bare):
+        raise error(f"an integer longer than {MAX_DIGITS} digits", file=file)
 
 
 def decode_text(raw: bytes, file: str, error: type[BackplanError]) -> str:

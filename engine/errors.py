@@ -8,7 +8,17 @@ input (answers, rules or knowledge) is wrong" (exit 2); ``EngineError`` means "w
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+SHOWN = 80  # at most this many characters of a value are echoed back in an error
+
+
+def shown(value: str, limit: int = SHOWN) -> str:
+    """A value as echoed in an error: control and escape characters replaced, cut to ``limit`` characters."""
+    clean = _CONTROL.sub("?", value)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
@@ -37,10 +47,10 @@ class BackplanError(Exception):
         super().__init__(self.line())
 
     def line(self) -> str:
-        parts = [p for p in (self.file, self.rule and f"rule {self.rule}", self.location) if p]
-        text = ": ".join([*parts, self.message])
+        parts = [shown(p, 400) for p in (self.file, self.rule and f"rule {self.rule}", self.location) if p]
+        text = ": ".join([*parts, _CONTROL.sub("?", self.message)])
         if self.suggestion:
-            text += f" (did you mean '{self.suggestion}'?)"
+            text += f" (did you mean '{shown(self.suggestion)}'?)"
         # One line, always: messages may quote user input containing newlines.
         return " ".join(text.split())
 

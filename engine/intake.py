@@ -14,8 +14,16 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
 
-from ._tomlio import decode_text, parse_json_object, parse_toml, pydantic_to_error, read_bytes, toml_value
-from .errors import IntakeError, closest
+from ._tomlio import (
+    check_shape,
+    decode_text,
+    parse_json_object,
+    parse_toml,
+    pydantic_to_error,
+    read_bytes,
+    toml_value,
+)
+from .errors import IntakeError, closest, shown
 from .knowledge import Knowledge
 
 PainStatus = Literal["none", "acute", "subacute", "chronic"]
@@ -131,12 +139,27 @@ def missing_answers(data: Mapping[str, Any], knowledge: Knowledge) -> list[str]:
     return missing
 
 
+def _unknown_keys(data: Mapping[str, Any], knowledge: Knowledge, file: str) -> None:
+    tables: list[tuple[str, Mapping[str, Any], list[str]]] = [("", data, list(Intake.model_fields))]
+    for name, known in (("pain", list(Pain.model_fields)), ("screening", list(knowledge.screening))):
+        if isinstance(data.get(name), Mapping):
+            tables.append((name + ".", data[name], known))
+    if isinstance(data.get("startback"), Mapping):
+        tables.append(("startback.", data["startback"], list(Startback.model_fields)))
+    for prefix, table, known in tables:
+        for key in table:
+            if key not in known:
+                what = "unknown screening question" if prefix == "screening." else "unknown key"
+                raise IntakeError(what, file=file, location=prefix + shown(str(key)), suggestion=closest(key, known))
+
+
 def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>") -> Intake:
     """Validate an answers mapping (already parsed from TOML or JSON)."""
     if not isinstance(data, Mapping):
         raise IntakeError(f"expected a table/object of answers, got {type(data).__name__}", file=file)
     if not data:
         raise IntakeError("no answers (the file is empty)", file=file)
+    _unknown_keys(data, knowledge, file)  # a misspelt key says "did you mean", not "missing"
     missing = missing_answers(data, knowledge)
     if missing:
         # One line naming every missing key: a version-1 file, or one saved part-way, is never guessed at.
@@ -200,15 +223,19 @@ def parse_answers_text(text: str, *, file: str, fmt: str | None = None) -> Any:
             fmt = "json" if text.lstrip().startswith("{") else "toml"
     if not text.strip():
         raise IntakeError("no answers (the file is empty)", file=file)
+    check_shape(text, file, IntakeError)
     if fmt == "json":
         return parse_json_object(text, file, IntakeError)
     return parse_toml(text, file, IntakeError)
 
 
+MAX_ANSWERS_BYTES = 1 << 20  # SPEC: an answers file over 1 MiB is bad input
+
+
 def load_intake(path: Path, knowledge: Knowledge) -> Intake:
     """Read, parse and validate an answers file."""
     file = str(path)
-    raw = read_bytes(Path(path), IntakeError)
+    raw = read_bytes(Path(path), IntakeError, limit=MAX_ANSWERS_BYTES)
     text = decode_text(raw, file, IntakeError)
     return parse_intake(parse_answers_text(text, file=file), knowledge, file=file)
 

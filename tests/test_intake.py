@@ -117,8 +117,12 @@ def test_misspelt_screening_answer_is_never_dropped(knowledge: engine.Knowledge)
     data = answers()
     data["screening"]["saddle_numbnes"] = True
     del data["screening"]["saddle_numbness"]
-    err = _error(data, knowledge)  # an error, never a silent "no": the real question is still unanswered
-    assert "screening.saddle_numbness" in err.message
+    err = _error(data, knowledge)  # an error, never a silent "no": the misspelling is named, with the real key
+    assert (err.location, err.message, err.suggestion) == (
+        "screening.saddle_numbnes",
+        "unknown screening question",
+        "saddle_numbness",
+    )
 
 
 @pytest.mark.parametrize("data", [[], "text", 3, None, {}])
