@@ -368,7 +368,7 @@ def _batch_line(number: int, line: str, file: str, book: engine.RuleBook, counts
         return json.dumps({"line": number, "error": error}, separators=(",", ":")) + "\n"
     try:
         data = parse_answers_text(line, file=f"{file}:{number}", fmt="json")
-        answers = engine.parse_intake(data, book.knowledge, file=f"{file}:{number}")
+        answers = engine.parse_intake(data, book.knowledge, file=f"{file}:{number}", resumable=False)
         result = engine.recommend(answers, book)
     except InputError as exc:
         counts["errors"] += 1

@@ -123,7 +123,7 @@ def _parse(line: str, where: str, books: Sequence[RuleBook]) -> list[Intake]:
     if not line.strip():
         raise IntakeError("empty line", file=where)
     data = parse_answers_text(line, file=where, fmt="json")
-    return [parse_intake(data, book.knowledge, file=where) for book in books]
+    return [parse_intake(data, book.knowledge, file=where, resumable=False) for book in books]
 
 
 def diff_cohort(intakes: Path, before: RuleBook, after: RuleBook) -> DiffReport:

@@ -153,8 +153,11 @@ def _unknown_keys(data: Mapping[str, Any], knowledge: Knowledge, file: str) -> N
                 raise IntakeError(what, file=file, location=prefix + shown(str(key)), suggestion=closest(key, known))
 
 
-def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>") -> Intake:
-    """Validate an answers mapping (already parsed from TOML or JSON)."""
+def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>", resumable: bool = True) -> Intake:
+    """Validate an answers mapping (already parsed from TOML or JSON).
+
+    ``resumable``: ``file`` is an answers file that ``backplan intake --resume`` could complete (not a
+    line of a batch, a scenario or a request), so a missing-answers error says how."""
     if not isinstance(data, Mapping):
         raise IntakeError(f"expected a table/object of answers, got {type(data).__name__}", file=file)
     if not data:
@@ -163,9 +166,9 @@ def parse_intake(data: Any, knowledge: Knowledge, *, file: str = "<answers>") ->
     missing = missing_answers(data, knowledge)
     if missing:
         # One line naming every missing key: a version-1 file, or one saved part-way, is never guessed at.
+        hint = f" (answer them with: backplan intake --resume {file})" if resumable else ""
         raise IntakeError(
-            f"{len(missing)} answer{'s' if len(missing) != 1 else ''} missing: {', '.join(missing)} "
-            f"(answer them with: backplan intake --resume {file})",
+            f"{len(missing)} answer{'s' if len(missing) != 1 else ''} missing: {', '.join(missing)}{hint}",
             file=file,
         )
     try:

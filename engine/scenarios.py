@@ -113,7 +113,7 @@ def load_scenario(path: Path, book: RuleBook) -> Scenario:
 def _intake(answers: Mapping[str, Any], book: RuleBook, file: str) -> Intake:
     """The baseline with the scenario's changes, validated like any answers file (unknown keys refused)."""
     try:
-        return parse_intake(scenario_answers(answers, book.knowledge), book.knowledge, file=file)
+        return parse_intake(scenario_answers(answers, book.knowledge), book.knowledge, file=file, resumable=False)
     except IntakeError as exc:  # say where in the scenario file: under [answers]
         location = f"answers.{exc.location}" if exc.location else "answers"
         raise IntakeError(exc.message, file=file, location=location, suggestion=exc.suggestion) from None

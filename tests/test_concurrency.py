@@ -8,6 +8,7 @@ identical (sessions are deleted: durable allows only 1,024 live sessions per rul
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import sys
@@ -21,7 +22,8 @@ import pytest
 
 import engine
 from engine.durable_host import DurableEvaluator
-from tests.conftest import ROOT, answers
+from tests.conftest import RED_FLAG_QUESTIONS, ROOT, answers
+from tests.strategies import EXPERIENCE, NO_PAIN, PAIN_STATUSES, SPECS
 
 THREADS = 8
 
@@ -38,31 +40,33 @@ def eager_switching() -> Iterator[None]:
 
 
 def cohort(n: int, knowledge: engine.Knowledge, seed: int = 4242) -> list[engine.Intake]:
-    """``n`` valid intakes: a mix of pain, conditions, experience, equipment and (a few) red flags."""
+    """``n`` valid intakes: a mix of pain, conditions, experience, activity, equipment, STarT Back scores
+    and (a few) yes answers to the screening questions."""
     rng = random.Random(seed)
     equipment = sorted(knowledge.equipment)
     conditions = sorted(knowledge.conditions)
     screening = list(knowledge.screening)
+    statuses = [s for s in PAIN_STATUSES if s != NO_PAIN]
     out = []
     for _ in range(n):
         pain = rng.random() < 0.5
         flags = {f"screening__{q}": True for q in screening if rng.random() < 0.02}
-        out.append(
-            engine.parse_intake(
-                answers(
-                    age=rng.randint(16, 100),
-                    experience=rng.choice(["beginner", "intermediate", "advanced"]),
-                    goal=rng.choice(sorted(knowledge.goals)),
-                    equipment=rng.sample(equipment, rng.randint(0, len(equipment))),
-                    conditions=[c for c in conditions if rng.random() < 0.2],
-                    pain__status=rng.choice(["acute", "subacute", "chronic"]) if pain else "none",
-                    pain__intensity=rng.randint(1, 10) if pain else 0,
-                    pain__radiates_to_leg=pain and rng.random() < 0.25,
-                    **flags,
-                ),
-                knowledge,
-            )
+        data = answers(
+            age=rng.randint(SPECS["age"].minimum, SPECS["age"].maximum),
+            experience=rng.choice(EXPERIENCE),
+            active=rng.random() < 0.5,
+            goal=rng.choice(sorted(knowledge.goals)),
+            equipment=rng.sample(equipment, rng.randint(0, len(equipment))),
+            conditions=[c for c in conditions if rng.random() < 0.2],
+            pain__status=rng.choice(statuses) if pain else NO_PAIN,
+            pain__intensity=rng.randint(1, SPECS["pain.intensity"].maximum) if pain else 0,
+            pain__radiates_to_leg=pain and rng.random() < 0.25,
+            **flags,
         )
+        if rng.random() < 0.3:
+            distress = rng.randint(0, SPECS["startback.distress"].maximum)
+            data["startback"] = {"total": rng.randint(distress, SPECS["startback.total"].maximum), "distress": distress}
+        out.append(engine.parse_intake(data, knowledge))
     return out
 
 
@@ -138,18 +142,23 @@ def test_threads_with_two_rule_books(book: engine.RuleBook, tmp_path: Path, eage
 
 # --- isolation -------------------------------------------------------------------------------------------
 
+# Answers that change the plan: every declared red flag (from knowledge/screening.toml), the first also
+# with strong pain, and answers that warn, exclude or route without stopping.
 RED_FLAGS: list[dict[str, Any]] = [
-    {"screening__saddle_numbness": True},
-    {"screening__bladder_bowel_change": True, "pain__status": "acute", "pain__intensity": 9},
-    {"screening__chest_pain": True},
+    *({f"screening__{q}": True} for q in RED_FLAG_QUESTIONS),
+    {f"screening__{RED_FLAG_QUESTIONS[0]}": True, "pain__status": "acute", "pain__intensity": 9},
+    {"screening__cancer_history": True, "pain__status": "chronic", "pain__intensity": 2},  # a stop only with pain
+    {"screening__cancer_history": True},
     {"screening__heart_condition": True, "experience": "advanced", "equipment": ["barbell"]},
+    {"screening__pregnant": True, "experience": "advanced", "equipment": ["barbell", "bench", "dumbbells"]},
     {"conditions": ["scoliosis", "osteochondrosis"], "pain__status": "chronic", "pain__intensity": 8},
     {"pain__radiates_to_leg": True, "pain__status": "subacute", "pain__intensity": 6},
+    {"startback": {"total": 7, "distress": 5}, "active": False},
 ]
 CLEAN: list[dict[str, Any]] = [
     {},
     {"experience": "advanced", "equipment": ["barbell", "pull_up_bar", "dumbbells", "bench"], "goal": "strength"},
-    {"experience": "intermediate", "equipment": ["cable_machine", "row_machine"], "age": 60},
+    {"experience": "intermediate", "equipment": ["cable_machine", "row_machine"], "age": 60, "active": False},
 ]
 
 
@@ -170,6 +179,9 @@ def test_stop_then_clear_then_stop(book: engine.RuleBook) -> None:
     stop = _plan(book, screening__fever=True)
     clear = _plan(book)
     assert '"outcome": "stop"' in stop and '"outcome": "clear"' in clear
+    stopped = json.loads(stop)
+    assert stopped["sessions"] == [] and stopped["programme"] is None
+    assert {w["level"] for w in stopped["warnings"]} <= {"urgent", "consult"}  # only the stop's own advice
     for _ in range(20):
         assert _plan(book, screening__fever=True) == stop
         assert _plan(book) == clear

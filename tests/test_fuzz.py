@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import shutil
 import sys
 from collections.abc import Callable
@@ -27,7 +28,8 @@ import engine
 from cli import app
 from engine.compiler import compile_predicate, compile_stage_check
 from engine.conditions import Condition
-from tests.conftest import BASE_ANSWERS, EXAMPLES, ROOT
+from tests.conftest import BASE_ANSWERS, EXAMPLES, ROOT, answers
+from tests.strategies import EXPERIENCE, PAIN_STATUSES, SPECS
 from tests.strategies import answers as valid_answers
 
 if sys.version_info >= (3, 11):
@@ -145,7 +147,8 @@ test_plan_random_bytes, test_plan_random_bytes_slow = fuzz_pair(
 )
 
 
-KEYS = [*BASE_ANSWERS, "status", "intensity", "radiates_to_leg", *list(_K.screening)[:3], "sid", "id"]
+KEYS = [*BASE_ANSWERS, "startback", "status", "intensity", "radiates_to_leg", "total", "distress"]
+KEYS += [*list(_K.screening)[:3], "sid", "id"]
 SCALARS = st.one_of(
     st.none(),
     st.booleans(),
@@ -186,6 +189,7 @@ test_plan_random_structures, test_plan_random_structures_slow = fuzz_pair(
 WRONG_TYPES: dict[str, list[Any]] = {
     "age": ["35", 35.0, True, [35], {"years": 35}],
     "experience": [1, True, ["beginner"], {"level": "beginner"}],
+    "active": [0, 1, "true", "yes", [True], {"active": True}],
     "goal": [3, False, ["general"]],
     "equipment": ["dumbbells", 7, {"dumbbells": True}, [1, 2]],
     "conditions": ["scoliosis", 1, {"scoliosis": True}, [True]],
@@ -195,15 +199,29 @@ WRONG_TYPES: dict[str, list[Any]] = {
     "pain.radiates_to_leg": [0, 1, "false", "no", [False]],
     "screening": [[], "none", 0],
     "screening.*": [0, 1, "false", "yes", [False], {"answer": False}],
+    "startback": ["low", 3, [2, 1], True],
+    "startback.total": ["2", 2.0, True, [2]],
+    "startback.distress": ["1", 1.0, False, [1]],
 }
-OUT_OF_RANGE: dict[str, list[int]] = {"age": [15, 101, 0, -1, 10**12], "pain.intensity": [-1, 11, 100, -(10**9)]}
-REQUIRED = ["age", "experience", "equipment", "conditions", "pain", "screening", "pain.*", "screening.*"]
+OUT_OF_RANGE: dict[str, list[int]] = {
+    "age": [15, 101, 0, -1, 10**12],
+    "pain.intensity": [-1, 11, 100, -(10**9)],
+    "startback.total": [-1, 10, 10**6],
+    "startback.distress": [-1, 6, -(10**6)],
+}
+# Every answer a file must give ("goal" and "[startback]" are optional; so is nothing else).
+REQUIRED = ["age", "experience", "active", "equipment", "conditions", "pain", "screening", "pain.*", "screening.*"]
 MISSPELT = ["experience", "goal", "equipment", "conditions", "pain.status", "screening.key"]
+# Tables that may be left out, so a null there may be read as "not given" (JSON only): not a mutation.
+OPTIONAL_TABLES = {"startback"}
+OPTIONAL_ANSWERS = {"goal", "startback"}
 GARBAGE = [[[[[]]]], {"a": {"b": {"c": [1, {"d": None}]}}}, [{"x": []}, [[], {}]], {"": {"": {"": ""}}}]
 
 
 def _resolve(data: dict[str, Any], target: str, rng: random.Random) -> tuple[dict[str, Any], str]:
     """The mapping holding ``target`` and the key in it ("screening.*" picks a random question)."""
+    if target.split(".")[0] == "startback" and not isinstance(data.get("startback"), dict):
+        data["startback"] = {"total": 4, "distress": 2}  # optional: give valid scores to mutate
     if "." not in target:
         return data, target
     outer, inner = target.split(".", 1)
@@ -230,10 +248,15 @@ def mutate(data: dict[str, Any], kind: str, rng: random.Random) -> tuple[dict[st
         target = rng.choice(sorted(OUT_OF_RANGE))
         holder, key = _resolve(data, target, rng)
         holder[key] = rng.choice(OUT_OF_RANGE[target])
-    elif kind == "missing_key":
-        target = rng.choice(REQUIRED)
-        holder, key = _resolve(data, target, rng)
-        del holder[key]
+    elif kind == "missing_key":  # one to four answers left out: the error must name them all
+        gone = []
+        for target in rng.sample(REQUIRED, rng.randint(1, 4)):
+            if target.split(".")[0] not in data:
+                continue  # its table is already gone
+            holder, key = _resolve(data, target, rng)
+            del holder[key]
+            gone.append(key)
+        target = ", ".join(gone)
     elif kind == "unknown_key":
         target = rng.choice(["", "pain", "screening"])
         holder = data[target] if target else data
@@ -248,9 +271,22 @@ def mutate(data: dict[str, Any], kind: str, rng: random.Random) -> tuple[dict[st
             holder[misspell(key, rng)] = holder.pop(key)
         else:
             holder, key = _resolve(data, target, rng)
-            holder[key] = misspell(str(holder[key]), rng)
+            holder[key] = misspell(str(holder.get(key, "general")), rng)  # goal may be left out
+    elif kind == "inconsistent":
+        # Each value in range, but not together: intensity without pain, distress above the total.
+        target = rng.choice(["pain", "startback"])
+        if target == "pain":
+            data["pain"] = {
+                **data["pain"],
+                "status": "none",
+                "intensity": rng.randint(1, SPECS["pain.intensity"].maximum),
+            }
+        else:
+            distress = rng.randint(1, SPECS["startback.distress"].maximum)
+            data["startback"] = {"total": rng.randint(0, distress - 1), "distress": distress}
     elif kind == "null":
-        target = rng.choice([t for t in WRONG_TYPES if not t.endswith("*")] + ["screening.*"])
+        nullable = [t for t in WRONG_TYPES if not t.endswith("*") and t not in OPTIONAL_TABLES]
+        target = rng.choice([*nullable, "screening.*"])
         holder, key = _resolve(data, target, rng)
         holder[key] = None
     elif kind == "nested_garbage":
@@ -262,7 +298,19 @@ def mutate(data: dict[str, Any], kind: str, rng: random.Random) -> tuple[dict[st
     return data, f"{kind} at {target}"
 
 
-MUTATIONS = ["wrong_type", "out_of_range", "missing_key", "unknown_key", "misspelt_id", "null", "nested_garbage"]
+MUTATIONS = [
+    "wrong_type",
+    "out_of_range",
+    "missing_key",
+    "unknown_key",
+    "misspelt_id",
+    "inconsistent",
+    "null",
+    "nested_garbage",
+]
+MISSING = re.compile(
+    r"(\d+) answers? missing: ([a-z_.]+(?:, [a-z_.]+)*) \(answer them with: backplan intake --resume (.+)\)$"
+)
 
 
 def _plan_near_valid_answers(
@@ -278,6 +326,30 @@ def _plan_near_valid_answers(
     assert_plan_result(result, path, valid=False)
     if kind == "misspelt_id" and "experience" not in what and "pain.status" not in what:
         assert "did you mean" in result.stderr, result.stderr
+    if kind == "missing_key":
+        _assert_names_every_missing_answer(result.stderr, path, data)
+
+
+def _dotted_keys(data: dict[str, Any]) -> list[str]:
+    """The answers a file gives, as dotted keys (pain.status, screening.fever)."""
+    out = []
+    for key, value in data.items():
+        if key in ("pain", "screening") and isinstance(value, dict):
+            out += [f"{key}.{inner}" for inner in value]
+        else:
+            out.append(key)
+    return out
+
+
+def _assert_names_every_missing_answer(stderr: str, path: Path, data: dict[str, Any]) -> None:
+    """One line naming every missing answer (not only the first), in questionnaire order, and how to add them."""
+    match = MISSING.search(stderr.strip())
+    assert match, stderr
+    given = set(_dotted_keys(data))
+    expected = [key for key in _dotted_keys(BASE_ANSWERS) if key not in given and key not in OPTIONAL_ANSWERS]
+    assert match.group(2).split(", ") == expected, stderr
+    assert int(match.group(1)) == len(expected)
+    assert match.group(3) == str(path)
 
 
 test_plan_near_valid_answers, test_plan_near_valid_answers_slow = fuzz_pair(
@@ -306,6 +378,77 @@ test_plan_valid_answers_always_plan, test_plan_valid_answers_always_plan_slow = 
     base=valid_answers(red_flag_rate=0.2),
     fmt=st.sampled_from(["json", "toml"]),
 )
+
+
+# --- 2b. answers that parse as a mapping but must not be read as one ------------------------------------
+
+FIRST_QUESTION = next(iter(_K.screening))  # "saddle_numbness": a red flag that a later "false" would hide
+
+
+def _with_duplicate_answer(first: bool, second: bool) -> str:
+    """The baseline answers as JSON with the first screening question given twice."""
+    key = json.dumps(FIRST_QUESTION)
+    text = json.dumps(BASE_ANSWERS)
+    answer = f"{key}: {json.dumps(BASE_ANSWERS['screening'][FIRST_QUESTION])}"
+    assert text.count(answer) == 1
+    return text.replace(answer, f"{key}: {json.dumps(first)}, {key}: {json.dumps(second)}")
+
+
+@pytest.mark.parametrize(("first", "second"), [(True, False), (False, True), (False, False)])
+def test_a_duplicate_key_in_json_is_bad_input_not_a_plan(tmp_path: Path, first: bool, second: bool) -> None:
+    """A yes followed by a no to the same question must never be read as the no (nor as the yes)."""
+    path = tmp_path / "answers.json"
+    path.write_text(_with_duplicate_answer(first, second), encoding="utf-8")
+    result = run("plan", str(path), "--format", "json")
+    assert_plan_result(result, path, valid=False)
+    assert f"duplicate key '{FIRST_QUESTION}'" in result.stderr, result.stderr
+
+
+def test_a_duplicate_key_in_toml_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    text = toml_document({k: v for k, v in BASE_ANSWERS.items() if k != "screening"})
+    screening = "".join(f"{q} = {toml_value(v)}\n" for q, v in BASE_ANSWERS["screening"].items())
+    path.write_text(f"{text}[screening]\n{FIRST_QUESTION} = true\n{screening}", encoding="utf-8")
+    result = run("plan", str(path), "--format", "json")
+    assert_plan_result(result, path, valid=False)
+
+
+def test_a_duplicate_key_in_a_batch_line_is_an_error_record(tmp_path: Path) -> None:
+    path = tmp_path / "cohort.jsonl"
+    lines = [json.dumps(BASE_ANSWERS), _with_duplicate_answer(True, False), json.dumps(BASE_ANSWERS)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run("batch", str(path))
+    assert result.exit_code == 0, result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert ["plan" in r for r in records] == [True, False, True]
+    assert f"duplicate key '{FIRST_QUESTION}'" in records[1]["error"]["message"]
+
+
+def test_a_version_1_answers_file_names_every_missing_answer(tmp_path: Path) -> None:
+    """The answers of version 1 (no "active", fewer questions): one line naming each missing answer."""
+    screening = list(_K.screening)
+    old = json.loads(json.dumps(BASE_ANSWERS))
+    del old["active"]
+    kept = screening[: len(screening) // 2]
+    old["screening"] = {q: False for q in kept}
+    path = tmp_path / "answers.toml"
+    path.write_text(toml_document(old), encoding="utf-8")
+    result = run("plan", str(path), "--format", "json")
+    assert_plan_result(result, path, valid=False)
+    missing = ["active", *(f"screening.{q}" for q in screening if q not in kept)]
+    assert result.stderr.strip().endswith(
+        f"{len(missing)} answers missing: {', '.join(missing)} (answer them with: backplan intake --resume {path})"
+    ), result.stderr
+    _assert_names_every_missing_answer(result.stderr, path, old)
+
+
+def test_an_empty_screening_table_names_every_question(tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({**BASE_ANSWERS, "screening": {}}), encoding="utf-8")
+    result = run("plan", str(path))
+    assert_plan_result(result, path, valid=False)
+    assert f"{len(_K.screening)} answers missing: " in result.stderr
+    _assert_names_every_missing_answer(result.stderr, path, {**BASE_ANSWERS, "screening": {}})
 
 
 # --- 3. batch: one record per line, in order ---------------------------------------------------------
@@ -657,18 +800,22 @@ def test_compiled_stage_checks_equal_holds_on_the_bundled_rules(book: engine.Rul
 
     rng = random.Random(99)
     for _ in range(300):
-        data = json.loads(json.dumps(BASE_ANSWERS))
-        data["age"] = rng.randint(16, 100)
-        data["experience"] = rng.choice(["beginner", "intermediate", "advanced"])
-        data["goal"] = rng.choice(sorted(_K.goals))
-        data["equipment"] = rng.sample(sorted(_K.equipment), rng.randint(0, 4))
-        data["conditions"] = [c for c in sorted(_K.conditions) if rng.random() < 0.3]
-        data["pain"] = {
-            "status": rng.choice(["none", "acute", "subacute", "chronic"]),
-            "intensity": rng.randint(0, 10),
-            "radiates_to_leg": rng.random() < 0.3,
-        }
-        data["screening"] = {q: rng.random() < 0.1 for q in _K.screening}
+        status = rng.choice(PAIN_STATUSES)
+        distress = rng.randint(0, SPECS["startback.distress"].maximum)
+        data = answers(
+            age=rng.randint(SPECS["age"].minimum, SPECS["age"].maximum),
+            experience=rng.choice(EXPERIENCE),
+            active=rng.random() < 0.5,
+            goal=rng.choice(sorted(_K.goals)),
+            equipment=rng.sample(sorted(_K.equipment), rng.randint(0, 4)),
+            conditions=[c for c in sorted(_K.conditions) if rng.random() < 0.3],
+            pain__status=status,
+            pain__intensity=0 if status == "none" else rng.randint(0, SPECS["pain.intensity"].maximum),
+            pain__radiates_to_leg=rng.random() < 0.3,
+            screening={q: rng.random() < 0.1 for q in _K.screening},
+        )
+        if rng.random() < 0.5:
+            data["startback"] = {"total": rng.randint(distress, SPECS["startback.total"].maximum), "distress": distress}
         base = intake_fact(engine.parse_intake(data, _K), _K)
         derived = [d for d in book.rules.derived if rng.random() < 0.5]
         for programme in (None, *_K.programmes):

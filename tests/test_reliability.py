@@ -23,7 +23,7 @@ from cli import app
 from engine import durable_host
 from engine.compiler import compile_stages
 from engine.durable_host import DurableEvaluator, pattern_terms
-from tests.conftest import EXAMPLES, ROOT, answers
+from tests.conftest import BASE_ANSWERS, EXAMPLES, RED_FLAG_QUESTIONS, ROOT, answers
 
 runner = CliRunner()
 EXAMPLE = EXAMPLES / "chronic_pain_office_worker.toml"
@@ -66,7 +66,7 @@ def precious_out(tmp_path: Path) -> Iterator[Path]:
     out.write_text(PRECIOUS, encoding="utf-8")
     yield out
     assert out.read_text(encoding="utf-8") == PRECIOUS, "an existing --out file was changed by a failed run"
-    assert _leftovers(tmp_path, {"plan.json", "answers.toml", "bad.toml"}) == []
+    assert _leftovers(tmp_path, {"plan.json", "answers.toml", "bad.toml", "bad.json"}) == []
 
 
 # --- faults inside the rule engine -----------------------------------------------------------------
@@ -289,8 +289,21 @@ def test_a_failing_rename_leaves_the_old_file_and_no_temporary(
 
 def test_bad_answers_do_not_touch_an_existing_out_file(precious_out: Path) -> None:
     bad = precious_out.parent / "bad.toml"
+    # Answers with every question left out: one line naming each of them, and how to add them.
     bad.write_text('age = "old"\n', encoding="utf-8")
-    assert_input_error(run("plan", str(bad), "--out", str(precious_out)), str(bad))
+    result = run("plan", str(bad), "--out", str(precious_out))
+    assert_input_error(result, str(bad), "answers missing: experience, active, ", f"backplan intake --resume {bad}")
+    assert all(f"screening.{q}" in result.stderr for q in BASE_ANSWERS["screening"])
+    # Every answer given, one of them wrong.
+    bad = bad.with_suffix(".json")
+    bad.write_text(json.dumps({**BASE_ANSWERS, "age": "old"}), encoding="utf-8")
+    assert_input_error(run("plan", str(bad), "--out", str(precious_out)), str(bad), "age")
+    # The same question answered twice (yes, then no): bad input, never the last answer.
+    key = json.dumps(RED_FLAG_QUESTIONS[0])
+    text = json.dumps(BASE_ANSWERS).replace(f"{key}: false", f"{key}: true, {key}: false")
+    bad.write_text(text, encoding="utf-8")
+    result = run("plan", str(bad), "--format", "json", "--out", str(precious_out))
+    assert_input_error(result, str(bad), f"duplicate key {RED_FLAG_QUESTIONS[0]!r}")
     missing = precious_out.parent / "answers.toml"
     assert_input_error(run("plan", str(missing), "--out", str(precious_out)), "file not found")
 
@@ -329,11 +342,19 @@ def test_a_stage_too_big_for_one_durable_ruleset_is_sharded(tmp_path: Path) -> N
     book = engine.load_rulebook(rules)
     assert book.evaluator.shards("select") > 1
     assert book.evaluator.shards("screen") == 1
-    for changes in ({}, {"pain__status": "chronic", "pain__intensity": 5}, {"experience": "advanced"}):
+    for changes in ({}, {"pain__status": "chronic", "pain__intensity": 5}, {"experience": "advanced", "active": False}):
         plan = engine.recommend(engine.parse_intake(answers(**changes), book.knowledge), book)
         fired = [entry.rule for entry in plan.trace]
         assert sum(rule.startswith("everyone_") for rule in fired) == 150
         assert len(fired) == len(set(fired)), "a rule fired twice (one firing per $or branch must be merged)"
+        assert sum(w.rule.startswith("everyone_") for w in plan.warnings) == 150
+    # A stopped plan: the select stage never runs, and only the stop's own warnings are said.
+    stopped = engine.recommend(
+        engine.parse_intake(answers(**{f"screening__{RED_FLAG_QUESTIONS[0]}": True}), book.knowledge), book
+    )
+    assert stopped.screen.outcome == "stop" and stopped.sessions == ()
+    assert stopped.warnings and not [w for w in stopped.warnings if w.rule.startswith("everyone_")]
+    assert {w.level for w in stopped.warnings} <= {"urgent", "consult"}
     result = run("plan", str(EXAMPLE), "--format", "json", "--rules", str(rules))
     assert result.exit_code == 0, result.stderr
     assert sum(w["rule"].startswith("everyone_") for w in json.loads(result.stdout)["warnings"]) == 150
@@ -351,6 +372,9 @@ def test_sharding_does_not_change_what_fires(book: engine.RuleBook) -> None:
         {"pain__status": "acute", "pain__intensity": 8, "pain__radiates_to_leg": True},
         {"experience": "advanced", "equipment": ["barbell", "pull_up_bar", "dumbbells"], "goal": "strength"},
         {"conditions": ["scoliosis", "osteochondrosis"], "age": 70, "screening__heart_condition": True},
+        {"active": False, "experience": "advanced", "startback": {"total": 6, "distress": 4}},
+        {"screening__pregnant": True, "equipment": ["barbell", "dumbbells", "bench"], "experience": "advanced"},
+        {f"screening__{RED_FLAG_QUESTIONS[0]}": True, "pain__status": "acute", "pain__intensity": 9},
     ):
         intake = engine.parse_intake(answers(**changes), book.knowledge)
         base = intake_fact(intake, book.knowledge)
