@@ -318,7 +318,12 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
         target = leaf.target()
         if target not in fields:
             vocab = knowledge.equipment if leaf.field == "equipment" else knowledge.conditions
-            raise _fail(item, f"unknown {leaf.field} id '{leaf.contains}'", where, closest(str(leaf.contains), vocab))
+            raise _fail(
+                item,
+                f"unknown {'condition' if leaf.field == 'conditions' else 'equipment'} id '{leaf.contains}'",
+                where,
+                closest(str(leaf.contains), vocab),
+            )
         spec = fields[target]
     else:
         if leaf.field not in fields:
