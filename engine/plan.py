@@ -43,6 +43,8 @@ class PlannedExercise(_Out):
     because: tuple[str, ...]
     dosed_by: tuple[str, ...]
     steps: tuple[str, ...]
+    # What to watch for: the catalogue's notes for the exercise (choosing them per person is to come).
+    cautions: tuple[str, ...]
     source: str
 
 
@@ -83,6 +85,7 @@ class Plan(_Out):
     excluded: tuple[Exclusion, ...]
     derived: tuple[str, ...]
     trace: tuple[TraceEntry, ...]
+    intake: dict[str, Any]  # the validated answers the plan was made from (SPEC.md)
     provenance: Provenance
 
     def exercise_ids(self) -> list[str]:

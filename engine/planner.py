@@ -498,6 +498,7 @@ def _sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
+                        cautions=ex.contraindications,
                         source=ex.source,
                     )
                 )
@@ -598,6 +599,7 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         excluded=excluded,
         derived=tuple(sorted(d.derived)),
         trace=trace,
+        intake=intake.to_answers(),
         provenance=Provenance(
             engine_version=__version__,
             rules_digest=book.rules.digest,
