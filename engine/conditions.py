@@ -31,7 +31,6 @@ def lookup(fact: Mapping[str, Any], dotted: str) -> Any:
 
 
 COMPARISONS: tuple[str, ...] = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "not_in", "contains")
-COMBINATORS: tuple[str, ...] = ("all", "any", "none", "not")
 _NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte": "gt", "in": "not_in", "not_in": "in"}
 
 

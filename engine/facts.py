@@ -30,7 +30,6 @@ class FieldSpec:
     values: tuple[Scalar, ...]  # every value the field can take (ints: the whole range)
     # The earliest stage that may read it (programme and derived facts are made by earlier stages).
     first_stage: Stage = "screen"
-    list_field: str | None = None  # "equipment"/"conditions" for their per-id booleans
 
     @property
     def minimum(self) -> int:
@@ -62,9 +61,9 @@ def field_specs(knowledge: Knowledge, derived: Mapping[str, Stage] | None = None
     for question in knowledge.screening:
         add(FieldSpec(f"screening.{question}", "bool", (False, True)))
     for item in knowledge.equipment:
-        add(FieldSpec(f"equipment.{item}", "bool", (False, True), list_field="equipment"))
+        add(FieldSpec(f"equipment.{item}", "bool", (False, True)))
     for item in knowledge.conditions:
-        add(FieldSpec(f"conditions.{item}", "bool", (False, True), list_field="conditions"))
+        add(FieldSpec(f"conditions.{item}", "bool", (False, True)))
     add(FieldSpec("programme", "enum", (NO_PROGRAMME, *knowledge.programmes), first_stage="select"))
     for name, stage in sorted((derived or {}).items()):
         later = STAGES[min(STAGES.index(stage) + 1, len(STAGES) - 1)]
