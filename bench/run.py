@@ -18,6 +18,8 @@ Figures (docs/performance.md says what each means and shows a run):
 * rule-count scaling: the same intakes against the bundled rules and against valid synthetic rule
   sets ten times larger (bench/synth.py: "narrow" rules, each for a small group of people, and
   "broad" ones that fire as often as the bundled rules); the floor is the bundled-rules figure;
+* `rules check` on the bundled rules and on a generated 5,000-rule set (CPU seconds); floor: loading
+  the same rules without the whole-set checks;
 * RSS growth over 100,000 plans after a warm-up, in a fresh process; floor: as many trivial
   evaluations.
 
@@ -61,6 +63,7 @@ import engine  # noqa: E402
 
 EXAMPLE = ROOT / "examples" / "chronic_pain_office_worker.toml"
 TARGETS = {"median_ms": 2.0, "single_rate": 400.0, "multi_rate": 700.0, "cold_ms": 400.0, "scale": 2.0, "rss_mb": 5.0}
+TARGETS_CHECK = {"bundled_s": 2.0, "rules_5000_s": 30.0}  # `backplan rules check`, CPU seconds
 
 
 @dataclass
@@ -451,6 +454,9 @@ def measure(quick: bool, workers: int, log: Callable[[str], None]) -> tuple[list
             )
         )
 
+    wait_for_quiet("rules check", log)
+    figures.extend(rules_check_figures(book.knowledge, log, info))
+
     log(f"RSS growth over {n_rss:,} plans (fresh process)")
     growth, before, after = rss_growth_mb("plan", n_rss, 2000)
     floor_growth, _, _ = rss_growth_mb("floor", n_rss, 2000)
@@ -468,6 +474,54 @@ def measure(quick: bool, workers: int, log: Callable[[str], None]) -> tuple[list
         )
     )
     return figures, info
+
+
+def _check_seconds(rules: Path, knowledge: engine.Knowledge) -> tuple[float, float, int]:
+    """CPU seconds of loading ``rules`` (schema, references, limits) and of `rules check` as a whole
+    (the same load, then every whole-set check and proof); and the rule count."""
+    from engine.check import problems
+
+    start = time.process_time()
+    ruleset = engine.load_rules(rules, knowledge)
+    loaded = time.process_time()
+    found = problems(ruleset, knowledge)
+    done = time.process_time()
+    if found:
+        raise SystemExit(f"rules check found problems in {rules}: {found[0].line()}")
+    return loaded - start, done - start, len(ruleset.rules)
+
+
+def rules_check_figures(knowledge: engine.Knowledge, log: Callable[[str], None], info: dict[str, Any]) -> list[Figure]:
+    """`backplan rules check` on the bundled rules and on a generated 5,000-rule set (bench/synth.py,
+    "narrow", seed 7), in CPU seconds (a busy machine does not count against it); the floor is loading
+    the same rules without the whole-set checks. The best of ``ROUNDS`` runs."""
+    figures = []
+    with tempfile.TemporaryDirectory(prefix="backplan-bench-check-") as tmp:
+        bundled = engine.default_rules_dir()
+        base = len(engine.load_rules(bundled, knowledge).rules)
+        scaled = Path(tmp) / "rules"
+        make_scaled_rules(bundled, scaled, -(-5000 // base), knowledge, breadth="narrow", seed=7)
+        for name, rules, target in (
+            ("bundled", bundled, TARGETS_CHECK["bundled_s"]),
+            ("rules_5000", scaled, TARGETS_CHECK["rules_5000_s"]),
+        ):
+            log(f"rules check: {name}")
+            runs = [_check_seconds(rules, knowledge) for _ in range(ROUNDS)]
+            load, total, n = min(runs, key=lambda r: r[1])
+            info[f"rules_check_{name}_load_s"] = load
+            figures.append(
+                Figure(
+                    f"`rules check`, {n:,} rules" + (" (generated)" if name != "bundled" else ""),
+                    "s",
+                    total,
+                    load,
+                    "loading them (no whole-set checks)",
+                    f"≤ {target:g} s",
+                    total <= target,
+                    note="" if name == "bundled" else "bench/synth.py, narrow rules, seed 7",
+                )
+            )
+    return figures
 
 
 def _stage_costs(book: engine.RuleBook, intakes: Sequence[engine.Intake]) -> dict[str, float]:

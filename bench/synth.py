@@ -12,6 +12,12 @@ copy. Two kinds:
   near-always-true ones ("no fever"), so each extra rule fires about as often as a bundled rule
   does (a fifth of people) and a plan meets ten times as many rules: ten times the trace and
   warnings.
+
+Every generated rule is well inside the rule-set limits of engine/ruleset.py (three leaves, at most
+two alternatives); all of them go to the select stage, so a factor making that stage larger than
+``MAX_STAGE_RULES`` (5,000 rules) gives a set that loading refuses. ``make_scaled_rules`` with a
+factor of ``ceil(5000 / rules)`` and the default seed is the 5,000-rule set that tests/test_limits.py
+and bench/run.py time ``rules check`` on.
 """
 
 from __future__ import annotations

@@ -11,12 +11,15 @@ semantics of ``Condition.holds``: the planner's independent cross-check of every
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from .conditions import Condition, negated_op
 from .facts import STAGES, reader
-from .ruleset import LoadedRule
+
+if TYPE_CHECKING:  # ruleset.py measures rules with this module's patterns (``pattern_shape``)
+    from .ruleset import LoadedRule
 
 _DURABLE_OP = {"ne": "$neq", "lt": "$lt", "lte": "$lte", "gt": "$gt", "gte": "$gte"}
 # A field every fact has; "always" compiles to "this field exists".
@@ -52,13 +55,14 @@ def _join(op: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _compile_leaf(leaf: Condition, negate: bool) -> dict[str, Any]:
-    op = leaf.op
-    path = leaf.target()
+    op = leaf.op  # (``target`` and ``operand`` would each look the operator up again)
+    assert leaf.field is not None
     if op == "contains":
-        return {path: not negate}
+        return {f"{leaf.field}.{leaf.contains}": not negate}
+    path = leaf.field
+    value = getattr(leaf, "in_" if op == "in" else op)
     if negate:
         op = negated_op(op)
-    value = leaf.operand
     if op == "eq":
         return {path: value}
     if op == "in":
@@ -66,6 +70,60 @@ def _compile_leaf(leaf: Condition, negate: bool) -> dict[str, Any]:
     if op == "not_in":
         return _join("$and", [{"$neq": {path: v}} for v in value])
     return {_DURABLE_OP[op]: {path: value}}
+
+
+# --- the shape of a compiled pattern: what durable_rules' limits are about ----------------------------
+
+_OPERATORS = ("$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex")
+
+
+@dataclass(frozen=True)
+class PatternShape:
+    """What durable_rules builds from one pattern (see docs/performance.md, "Rule-set limits")."""
+
+    leaves: int  # comparisons: alpha nodes of its network
+    terms: int  # terms in disjunctive normal form: paths through the network (all may be open at once)
+    groups: int  # "$and"/"$or" nodes: durable keeps two expressions for each, at most 31 a rule
+
+
+def pattern_terms(pattern: Mapping[str, Any]) -> int:
+    """How many terms the pattern has in disjunctive normal form: its paths through durable's alpha network."""
+    if len(pattern) == 1:
+        ((key, value),) = pattern.items()
+        if key == "$or":
+            return sum(pattern_terms(child) for child in value)
+        if key == "$and":
+            terms = 1
+            for child in value:
+                terms *= pattern_terms(child)
+            return terms
+    return 1
+
+
+def pattern_shape(pattern: Mapping[str, Any]) -> PatternShape:
+    if len(pattern) == 1:
+        ((key, value),) = pattern.items()
+        if key in ("$and", "$or"):
+            shapes = [pattern_shape(child) for child in value]
+            terms = 1 if key == "$and" else 0
+            for shape in shapes:
+                terms = terms * shape.terms if key == "$and" else terms + shape.terms
+            return PatternShape(
+                leaves=sum(s.leaves for s in shapes), terms=terms, groups=1 + sum(s.groups for s in shapes)
+            )
+    return PatternShape(leaves=1, terms=1, groups=0)
+
+
+def pattern_paths(pattern: Mapping[str, Any]) -> Iterator[str]:
+    """Every dotted fact path a compiled pattern reads."""
+    for key, value in pattern.items():
+        if key in ("$and", "$or"):
+            for child in value:
+                yield from pattern_paths(child)
+        elif key in _OPERATORS:
+            yield from value
+        else:
+            yield key
 
 
 def compile_rule(item: LoadedRule) -> dict[str, Any]:

@@ -17,7 +17,8 @@ Two facts about durable_rules 2.0.28 shape the code (both measured; see docs/per
   head. Nothing runs inside durable that could fail silently, so no state needs checking.
 * **Shards.** durable walks its alpha network depth-first with a fixed stack of 64 nodes, pushing
   every child that matches: a fact for which more than 64 paths are open at once fails with
-  ``error code: 303`` (ERR_MAX_STACK_SIZE; e.g. 64 rules that all match, plus the catch-all). The
+  ``error code: 303`` (ERR_MAX_STACK_SIZE; e.g. 64 rules that all match, plus the catch-all), and
+  deleting that session then crashes the process. The
   nodes on that stack are roots of disjoint subtrees, each holding at least one end of a path, so
   the stack never holds more entries than the network has paths: the number of terms of the rules'
   patterns in disjunctive normal form. A stage with more than ``SHARD_TERMS`` of them is split into
@@ -37,11 +38,13 @@ import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from durable import engine as _durable
 
+from .compiler import pattern_paths, pattern_shape
+from .compiler import pattern_terms as pattern_terms  # re-exported: it was defined here
 from .errors import EngineError
 
 # The C extension durable's own Ruleset calls (``durable.engine`` imports it as ``durable_rules_engine``).
@@ -55,11 +58,19 @@ _SEEN = "__seen"
 _SEEN_FIELD = "age"
 _SEEN_RULE = {"all": [{"m": {"$ex": {_SEEN_FIELD: 1}}}], "pri": 65000}
 
-# Pattern terms (paths through the alpha network) one shard may hold: the catch-all adds one, and
-# durable's traversal stack holds 64.
-SHARD_TERMS = 60
+# durable_rules' own limits, each measured (bench/durable_limits.py; docs/performance.md, "Rule-set limits").
+# engine/ruleset.py refuses rule files well inside them; the evaluator checks them again on what it is
+# given, so that nothing it registers can crash, hang or fail durable.
+DURABLE_STACK = 64  # alpha nodes open at once for one fact: 64 crash the process (SIGSEGV) or fail (303)
+DURABLE_GROUPS = 15  # "$and"/"$or" nodes in one rule: 16 fail to register (error 113)
+DURABLE_PROPERTIES = 253  # properties of one fact (session id and nested objects count): 254 fail (302)
+MAX_SHARD_TERMS = DURABLE_STACK - 4  # terms one ruleset may hold: with the catch-all, 3 inside the stack
 
-_OPERATORS = ("$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex")
+# Pattern terms (paths through the alpha network) one shard may hold: the catch-all adds one, and
+# durable's traversal stack holds 64. (Sharding also keeps every alpha node below durable's 511 children,
+# beyond which it hangs, and every stage below its 4,096 rules a ruleset.)
+SHARD_TERMS = MAX_SHARD_TERMS
+
 # JSON as durable's Ruleset writes it (ensure_ascii=False), compact, with one cached encoder.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -89,32 +100,6 @@ def _never(name: str) -> Callable[[Any], None]:
     return action
 
 
-def pattern_terms(pattern: Mapping[str, Any]) -> int:
-    """How many terms the pattern has in disjunctive normal form: its paths through durable's alpha network."""
-    if len(pattern) == 1:
-        ((key, value),) = pattern.items()
-        if key == "$or":
-            return sum(pattern_terms(child) for child in value)
-        if key == "$and":
-            terms = 1
-            for child in value:
-                terms *= pattern_terms(child)
-            return terms
-    return 1
-
-
-def pattern_paths(pattern: Mapping[str, Any]) -> Iterator[str]:
-    """Every dotted fact path a compiled pattern reads."""
-    for key, value in pattern.items():
-        if key in ("$and", "$or"):
-            for child in value:
-                yield from pattern_paths(child)
-        elif key in _OPERATORS:
-            yield from value
-        else:
-            yield key
-
-
 def _shards(rules: Mapping[str, Mapping[str, Any]], limit: int) -> list[dict[str, Mapping[str, Any]]]:
     """Split one stage's rules, in order, into groups of at most ``limit`` pattern terms (a rule is never split)."""
     groups: list[dict[str, Mapping[str, Any]]] = [{}]
@@ -127,6 +112,36 @@ def _shards(rules: Mapping[str, Mapping[str, Any]], limit: int) -> list[dict[str
         groups[-1][rule_id] = rule
         used += size
     return groups
+
+
+def _check_limits(stages: DurableRules, shard_terms: int) -> None:
+    """Refuse, with the rule's name, any pattern or stage durable_rules cannot take (see the constants).
+
+    A shard holds at most ``shard_terms`` terms, or one rule larger than that: both stay within
+    ``MAX_SHARD_TERMS``, so with the catch-all the traversal stack never fills."""
+    if shard_terms > MAX_SHARD_TERMS:
+        raise EngineError(f"shards of {shard_terms} pattern terms overflow durable_rules' stack of {DURABLE_STACK}")
+    for stage, rules in stages.items():
+        paths = {_SEEN_FIELD}
+        for rule_id, rule in rules.items():
+            for part in rule["all"]:
+                for pattern in part.values():
+                    shape = pattern_shape(pattern)
+                    if shape.terms > MAX_SHARD_TERMS or shape.groups > DURABLE_GROUPS:
+                        raise EngineError(
+                            f"rule {rule_id} (stage '{stage}') is too large for durable_rules: {shape.terms} "
+                            f"pattern terms (at most {MAX_SHARD_TERMS}), {shape.groups} and/or groups "
+                            f"(at most {DURABLE_GROUPS})"
+                        )
+                    paths.update(pattern_paths(pattern))
+        objects = {path.rsplit(".", 1)[0] for path in paths if "." in path}
+        nested = {".".join(o.split(".")[: i + 1]) for o in objects for i in range(o.count(".") + 1)}
+        properties = 1 + len(paths) + len(nested)  # 1: the session id
+        if properties > DURABLE_PROPERTIES:
+            raise EngineError(
+                f"stage '{stage}' reads too many fields for durable_rules: its fact would have {properties} "
+                f"properties (at most {DURABLE_PROPERTIES})"
+            )
 
 
 class _Projection:
@@ -166,7 +181,16 @@ def _project(fact: Mapping[str, Any], tree: Mapping[str, Any]) -> dict[str, Any]
 class DurableEvaluator:
     """Evaluate one fact per stage and return the ids of the rules that fired, in firing order."""
 
-    def __init__(self, stages: DurableRules, namespace: str = "backplan", shard_terms: int = SHARD_TERMS) -> None:
+    def __init__(
+        self,
+        stages: DurableRules,
+        namespace: str = "backplan",
+        shard_terms: int = SHARD_TERMS,
+        guard: bool = True,
+    ) -> None:
+        """``guard=False`` hands durable whatever it is given (bench/durable_limits.py measures durable)."""
+        if guard:
+            _check_limits(stages, shard_terms)
         self._lock = threading.Lock()
         self._sids = itertools.count(1)
         self._host = _QuietHost(_never)
@@ -232,11 +256,13 @@ class DurableEvaluator:
         """Assert the fact (``tail``: its JSON after the session id) in a new session of one shard."""
         sid = str(next(self._sids))
         handle = ruleset._handle
+        asserted = False
         try:
             # What durable's Ruleset.assert_fact does, minus re-encoding: any result but "ok" fails
             # (1 not handled, 2 already observed, 3 deferred; none can happen with the catch-all rule
             # and a fresh session, so any of them means durable is not doing what we rely on).
             code, state = _native.assert_fact(handle, '{"sid":"' + sid + '"' + tail)
+            asserted = True
             if code != 0:
                 raise EngineError(f"durable_rules did not take the fact in stage '{stage}' (result code {code})")
             result = _native.start_action_for_state(handle, state)
@@ -247,8 +273,11 @@ class DurableEvaluator:
                     self._fire(name, fired)
                 message = _native.complete_and_start_action(handle, state)
         except Exception as exc:
-            with contextlib.suppress(Exception):  # e.g. nothing was stored: the first error is the one to report
-                ruleset.delete_state(sid)
+            # Not after a failed assert: deleting that session crashes the process (free(): invalid pointer;
+            # measured with error 303), so it is left (one session leaked, on a path the limits close).
+            if asserted:
+                with contextlib.suppress(Exception):  # e.g. nothing was stored: the first error is the one to report
+                    ruleset.delete_state(sid)
             if isinstance(exc, EngineError):
                 raise
             raise EngineError(f"durable_rules failed in stage '{stage}': {type(exc).__name__}: {exc}") from exc

@@ -105,6 +105,11 @@ def _levels_at_least(level: str) -> tuple[str, ...]:
 
 def unmet(logic: Logic) -> list[Unmet]:
     """Every obligation the rules miss, and every stop no declaration asks for, each with an example."""
+    with logic.scope():  # the formulas named here serve only these questions
+        return _unmet(logic)
+
+
+def _unmet(logic: Logic) -> list[Unmet]:
     knowledge = logic.knowledge
     found: list[Unmet] = []
     todo = obligations(knowledge) + programme_obligations(knowledge)
@@ -121,12 +126,12 @@ def unmet(logic: Logic) -> list[Unmet]:
         premise = logic.encode(ob.premise)
         if m.decision == "stop":
             assert m.level is not None
-            done = _said(logic, (Stop,), _levels_at_least(m.level))
+            silent = _not_said(logic, (Stop,), _levels_at_least(m.level))
             needs = f"stop the plan with an {m.level}{' or more urgent' if m.level != 'urgent' else ''} warning"
         else:
-            done = _said(logic, (Stop, Warn), _levels_at_least(m.decision))
+            silent = _not_said(logic, (Stop, Warn), _levels_at_least(m.decision))
             needs = f"give a {m.decision} warning"
-        example = logic.example(premise, z3.Not(done))
+        example = logic.example(premise, silent)
         if example is not None:
             message = f"{ob.label} must {needs}, but no rule does for: {describe(example, order)}"
             found.append(Unmet(ob.file, None, message, example))
@@ -162,8 +167,16 @@ def _said(logic: Logic, kinds: tuple[type, ...], levels: Sequence[str]) -> objec
     return z3.Or(*[logic.when(r) for r in rules]) if rules else z3.BoolVal(False)
 
 
+def _not_said(logic: Logic, kinds: tuple[type, ...], levels: Sequence[str]) -> object:
+    """``Not(_said(...))``, named once per (kinds, levels) for the solver (see ``Logic.guard``)."""
+    key = ("not said", tuple(k.__name__ for k in kinds), tuple(levels))
+    return logic.guard(key, z3.Not(_said(logic, kinds, levels)))
+
+
 def excluders_of(rules: RuleSet, knowledge: Knowledge, exercise: str) -> list[LoadedRule]:
-    """The rules with an exclusion that selects ``exercise`` (by id, tag or category)."""
+    """The rules with an exclusion that selects ``exercise`` (by id, tag or category).
+
+    One question costs a pass over the rules; ``Logic.excluders`` answers from an index built once."""
     ex = knowledge.exercises[exercise]
     out = []
     for item in rules.rules:
@@ -183,17 +196,12 @@ def _unexcluded(logic: Logic, ob: Obligation, premise: object, order: Sequence[s
     exercises = [ex.id for ex in knowledge.exercises.values() if banned & set(ex.tags) and not ex.never_recommend]
     if not exercises:
         return []
-    allowed = {
-        ex: z3.Not(z3.Or(*[logic.fires(r) for r in excluders_of(logic.rules, knowledge, ex)]))
-        if excluders_of(logic.rules, knowledge, ex)
-        else z3.BoolVal(True)
-        for ex in exercises
-    }
-    example = logic.example(premise, logic.planned, z3.Or(*allowed.values()))
+    allowed = {ex: logic.allowed_named(ex) for ex in exercises}
+    example = logic.example(premise, logic.guard("planned", logic.planned), z3.Or(*allowed.values()))
     if example is None:
         return []
     full = logic.full(example)
-    missed = [ex for ex in exercises if logic.holds_in(full, allowed[ex])]
+    missed = [ex for ex in exercises if not any(logic.holds_in(full, logic.fires(r)) for r in logic.excluders(ex))]
     tags = sorted(banned & set(knowledge.exercises[missed[0]].tags)) if missed else sorted(banned)
     return [
         Unmet(
@@ -210,10 +218,10 @@ def _unexcluded(logic: Logic, ob: Obligation, premise: object, order: Sequence[s
 def _undeclared_stops(logic: Logic, todo: Sequence[Obligation], order: Sequence[str]) -> list[Unmet]:
     """A stop rule that can fire where no declaration says to stop (e.g. a cancer survivor without pain)."""
     declared = [logic.encode(o.premise) for o in todo if o.is_stop]
-    covered = z3.Or(*declared) if declared else z3.BoolVal(False)
+    uncovered = logic.guard("no declared stop", z3.Not(z3.Or(*declared))) if declared else z3.BoolVal(True)
     out: list[Unmet] = []
     for item in logic.stop_rules():
-        example = logic.example(logic.when(item), z3.Not(covered))
+        example = logic.example(logic.when(item), uncovered)
         if example is not None:
             out.append(
                 Unmet(

@@ -4,10 +4,15 @@ A rule file is TOML with one or more ``[[rule]]`` tables. A rule's effects (``th
 closed set of actions; nothing in a rule file can run code. Loading validates the schema (pydantic)
 and every reference against the knowledge base, and raises ``RuleError`` naming the file, the rule
 and the closest valid name.
+
+Loading also refuses rules and stages larger than the ``MAX_*`` limits below: beyond what durable_rules
+can take it crashes the process, hangs or fails (each measured by bench/durable_limits.py; the table is
+in docs/performance.md, "Rule-set limits"), and the limits keep ``rules check`` and every plan fast.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +30,29 @@ from pydantic import (
 )
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
+from .compiler import compile_condition, pattern_paths, pattern_shape
 from .conditions import Condition
 from .errors import RuleError, closest
 from .facts import STAGES, FieldSpec, Stage, field_specs
 from .knowledge import ID_PATTERN, Knowledge
+
+# --- limits on a rule set's shape (docs/performance.md, "Rule-set limits") ---------------------------
+# One rule. durable_rules 2.0.28 keeps every path through a rule's network that a fact matches on a
+# stack of 64: a condition with 64 alternatives that all hold fails (error 303) and deleting its session
+# crashes the process; one with 511 or more hangs it. It stores two expressions per and/or group of a
+# rule, at most 31: 16 groups fail to register (error 113). A long "all" works, but costs every plan and
+# `rules check` time.
+MAX_LEAVES = 200  # comparisons in one condition; an 'in'/'not_in' list counts one per value
+MAX_TERMS = 32  # alternatives: terms of the condition written as an 'any' of 'all's (durable: 63)
+MAX_GROUPS = 12  # and/or groups of the compiled condition (durable: 15)
+MAX_DEPTH = 8  # levels of all/any/none/not
+# One stage. durable_host splits a stage into rulesets of at most 60 alternatives; each costs every plan
+# a session (about 30 us) and the process about 0.5 MB. A fact of 254 properties fails (error 302).
+MAX_STAGE_RULES = 5_000
+MAX_STAGE_TERMS = 10_000  # alternatives of all the stage's rules (at most ~350 rulesets)
+MAX_STAGE_FIELDS = 200  # fact fields the stage's rules read (durable: 253 properties, nested objects count)
+# The whole set: loading and `rules check` cost about 40 us a leaf (on top of about 0.5 ms a rule).
+MAX_RULESET_LEAVES = 50_000
 
 WarningLevel = Literal["info", "caution", "consult", "urgent"]
 LEVEL_ORDER: tuple[str, ...] = ("urgent", "consult", "caution", "info")
@@ -231,8 +255,132 @@ def read_rule_files(root: Path) -> list[LoadedRule]:
                     rule=label,
                     prefix="" if label else f"rule[{index}]",
                 ) from None
-            loaded.append(LoadedRule(rule, str(path)))
+            item = LoadedRule(rule, str(path))
+            _check_shape(item)
+            loaded.append(item)
     return loaded
+
+
+def _check_shape(item: LoadedRule) -> None:
+    """Refuse a condition beyond the ``MAX_*`` limits of one rule, or listing one thing twice."""
+    when = item.rule.when
+    depth = _depth(when)
+    if depth > MAX_DEPTH:
+        raise _fail(item, f"condition nests {depth} levels deep; at most {MAX_DEPTH}", "when")
+    shape = pattern_shape(compile_condition(when))
+    if shape.leaves > MAX_LEAVES:
+        raise _fail(
+            item,
+            f"condition has {shape.leaves:,} leaves (comparisons; an 'in' list counts each value); "
+            f"at most {MAX_LEAVES}",
+            "when",
+        )
+    if shape.terms > MAX_TERMS:
+        raise _fail(
+            item,
+            f"condition has {shape.terms:,} alternatives (written as an 'any' of 'all's); at most {MAX_TERMS} "
+            "(durable_rules crashes from 64 that hold at once)",
+            "when",
+        )
+    if shape.groups > MAX_GROUPS:
+        raise _fail(
+            item,
+            f"condition compiles to {shape.groups} and/or groups; at most {MAX_GROUPS} "
+            "(durable_rules fails from 16: error 113)",
+            "when",
+        )
+    _check_repeats(item, when)
+
+
+def _depth(cond: Condition) -> int:
+    """Levels of all/any/none/not: 0 for a leaf or ``always``."""
+    children = cond.children()
+    return 1 + max(_depth(c) for c in children) if children else 0
+
+
+def _check_repeats(item: LoadedRule, cond: Condition) -> None:
+    """The same condition twice in one all/any/none, or a value twice in one in/not_in list."""
+    if cond.field is not None:
+        if cond.op in ("in", "not_in"):
+            values: set[str] = set()
+            for value in cond.operand:
+                key = json.dumps(value)  # true is not 1
+                if key in values:
+                    shown = str(value).lower() if isinstance(value, bool) else str(value)
+                    raise _fail(item, f"'{cond.op}' lists '{shown}' twice: {cond.describe()}", f"when: {cond.field}")
+                values.add(key)
+        return
+    word = "all" if cond.all is not None else "any" if cond.any is not None else "none"
+    siblings: set[str] = set()
+    for child in cond.children():
+        key = json.dumps(compile_condition(child), sort_keys=True)  # what durable_rules sees
+        if key in siblings:
+            raise _fail(item, f"'{word}' lists the same condition twice: {child.describe()}", "when")
+        siblings.add(key)
+        _check_repeats(item, child)
+
+
+def _check_stages(loaded: Sequence[LoadedRule]) -> None:
+    """Refuse a stage beyond the ``MAX_STAGE_*`` limits, or a rule set beyond ``MAX_RULESET_LEAVES``, naming
+    the rule (in evaluation order) that passes the limit."""
+    ordered = sorted(loaded, key=lambda r: r.order_key)
+    patterns = [compile_condition(r.rule.when) for r in ordered]
+    shapes = [pattern_shape(p) for p in patterns]
+    passing = _passes(ordered, [s.leaves for s in shapes], MAX_RULESET_LEAVES)
+    if passing is not None:
+        item, total = passing
+        raise RuleError(
+            f"the rule set has {total:,} leaves (comparisons); at most {MAX_RULESET_LEAVES:,} "
+            "(this rule passes the limit)",
+            file=item.file,
+            rule=item.id,
+        )
+    for stage in STAGES:
+        picked = [i for i, r in enumerate(ordered) if r.rule.stage == stage]
+        rules = [ordered[i] for i in picked]
+        passing = _passes(rules, [1] * len(rules), MAX_STAGE_RULES)
+        if passing is not None:
+            item, total = passing
+            raise RuleError(
+                f"stage '{stage}' has {total:,} rules; at most {MAX_STAGE_RULES:,} "
+                f"(this rule is number {MAX_STAGE_RULES + 1:,} in evaluation order)",
+                file=item.file,
+                rule=item.id,
+            )
+        passing = _passes(rules, [shapes[i].terms for i in picked], MAX_STAGE_TERMS)
+        if passing is not None:
+            item, total = passing
+            raise RuleError(
+                f"stage '{stage}' has {total:,} alternatives (its conditions written as 'any' of 'all's); "
+                f"at most {MAX_STAGE_TERMS:,} (this rule passes the limit)",
+                file=item.file,
+                rule=item.id,
+            )
+        fields: dict[str, LoadedRule] = {}
+        for i in picked:
+            for path in pattern_paths(patterns[i]):
+                fields.setdefault(path, ordered[i])
+        if len(fields) > MAX_STAGE_FIELDS:
+            item = list(fields.values())[MAX_STAGE_FIELDS]
+            raise RuleError(
+                f"stage '{stage}' reads {len(fields)} fact fields; at most {MAX_STAGE_FIELDS} (this rule passes "
+                "the limit; durable_rules fails on a fact of 254 properties: error 302)",
+                file=item.file,
+                rule=item.id,
+            )
+
+
+def _passes(rules: Sequence[LoadedRule], counts: Sequence[int], limit: int) -> tuple[LoadedRule, int] | None:
+    """The rule at which the running sum of ``counts`` first exceeds ``limit``, and the total; None if never."""
+    total = sum(counts)
+    if total <= limit:
+        return None
+    running = 0
+    for item, count in zip(rules, counts, strict=True):
+        running += count
+        if running > limit:
+            return item, total
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def load_rules(root: Path, knowledge: Knowledge) -> RuleSet:
@@ -244,6 +392,7 @@ def load_rules(root: Path, knowledge: Knowledge) -> RuleSet:
         if item.id in seen:
             raise RuleError(f"duplicate rule id (first defined in {seen[item.id].file})", file=item.file, rule=item.id)
         seen[item.id] = item
+    _check_stages(loaded)
     derived = _derived_facts(loaded)
     fields = field_specs(knowledge, derived)
     for item in loaded:

@@ -12,11 +12,18 @@ pipeline decides is expressed the way the pipeline decides it:
 So "can this rule ever fire?", "can these two fire for the same person?" and "does every yes to this
 question stop the plan?" are satisfiability questions, decided exactly (no sampling, no enumeration
 of the 2^28 screening answers), and a "yes" comes with a concrete intake that shows it.
+
+Cost: every formula is built once (a leaf shared by many rules once too), and the formulas many
+questions share (the screen stops, the plan is made, an exercise is left out, ...) are *named*: a
+Boolean constant ``g`` with ``g -> formula`` asserted once in the solver, so a question mentioning ``g``
+costs the solver only the rest of the question (``guard``). ``rules check`` on 5,000 rules asks about
+5,000 questions of a few leaves each (docs/performance.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import z3
@@ -26,7 +33,7 @@ from .errors import KnowledgeError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec
 from .intake import baseline_answers
 from .knowledge import Knowledge
-from .ruleset import ChooseProgramme, Derive, LoadedRule, RuleSet, Stop
+from .ruleset import ChooseProgramme, Derive, Exclude, LoadedRule, RuleSet, Stop
 
 
 def intake_fields(specs: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
@@ -68,6 +75,11 @@ class Logic:
         self.domain = z3.And(*domain) if domain else z3.BoolVal(True)
         self._solver = z3.Solver()
         self._solver.add(self.domain)
+        self._guards: dict[Any, Any] = {}  # key -> Boolean constant g, with g -> formula in the solver
+        self._guard_rules: list[Any] = []  # those implications, for the solvers ``example`` makes
+        self._leaves: dict[tuple[Any, ...], Any] = {}  # a leaf's formula, by what it reads and compares
+        self._fires: dict[str, Any] = {}
+        self._excluders: dict[str, list[LoadedRule]] | None = None
 
         self._derivers: dict[str, list[LoadedRule]] = {}
         self._choosers: dict[str, list[LoadedRule]] = {}
@@ -79,7 +91,8 @@ class Logic:
                     self._choosers.setdefault(action.programme, []).append(item)
         self._when: dict[str, Any] = {}
         self._derived: dict[tuple[str, str], Any] = {}
-        self.stop = z3.Or(*[self.when(r) for r in self.stop_rules()]) if self.stop_rules() else z3.BoolVal(False)
+        self._stop_rules = [r for r in rules.rules if any(isinstance(a, Stop) for a in r.rule.then)]
+        self.stop = any_of([self.when(r) for r in self._stop_rules])
         self._programme = self._programme_formulas()
         self.planned = z3.And(z3.Not(self.stop), z3.Not(self._programme[NO_PROGRAMME]))
 
@@ -105,17 +118,27 @@ class Logic:
         if cond.always:
             return z3.BoolVal(True)
         if cond.all is not None:
-            return z3.And(*[self.encode(c, stage) for c in cond.all])
+            return all_of([self.encode(c, stage) for c in cond.all])
         if cond.any is not None:
-            return z3.Or(*[self.encode(c, stage) for c in cond.any])
+            return any_of([self.encode(c, stage) for c in cond.any])
         if cond.none is not None:
-            return z3.Not(z3.Or(*[self.encode(c, stage) for c in cond.none]))
+            return z3.Not(any_of([self.encode(c, stage) for c in cond.none]))
         if cond.not_ is not None:
             return z3.Not(self.encode(cond.not_, stage))
         return self._leaf(cond, stage)
 
     def _leaf(self, leaf: Condition, stage: str) -> Any:
         op, path, operand = leaf.op, leaf.target(), leaf.operand
+        # Rule sets repeat leaves ("age >= 60", "no fever"): each distinct one is built once. Only a
+        # derived fact reads differently in different stages.
+        # (repr: True and 1 are equal keys, but not equal leaves.)
+        key = (op, path, repr(operand), stage if path.startswith("derived.") else "")
+        formula = self._leaves.get(key)
+        if formula is None:
+            formula = self._leaves[key] = self._leaf_formula(op, path, operand, stage)
+        return formula
+
+    def _leaf_formula(self, op: str, path: str, operand: Any, stage: str) -> Any:
         if op == "contains":
             return self.vars[path]
         if path.startswith("derived."):
@@ -144,14 +167,14 @@ class Logic:
         if key not in self._derived:
             before = STAGES.index(stage)
             makers = [r for r in self._derivers.get(name, []) if STAGES.index(r.rule.stage) < before]
-            self._derived[key] = z3.Or(*[self.when(r) for r in makers]) if makers else z3.BoolVal(False)
+            self._derived[key] = any_of([self.when(r) for r in makers])
         return self._derived[key]
 
     def _programme_formulas(self) -> dict[str, Any]:
         """programme id -> "the select stage sees this programme" (the most conservative chosen)."""
         ranked = sorted(self.knowledge.programmes.values(), key=lambda p: (p.caution_rank, p.id))
         chosen = {
-            p.id: z3.Or(*[self.when(r) for r in self._choosers.get(p.id, [])]) if p.id in self._choosers else None
+            p.id: any_of([self.when(r) for r in self._choosers[p.id]]) if p.id in self._choosers else None
             for p in ranked
         }
         out: dict[str, Any] = {}
@@ -176,15 +199,96 @@ class Logic:
 
     def fires(self, item: LoadedRule) -> Any:
         """The rule fires: its stage runs (no stop before route; a programme before select) and it holds."""
+        formula = self._fires.get(item.id)
+        if formula is None:
+            stage = item.rule.stage
+            if stage == "screen":
+                formula = self.when(item)
+            elif stage == "route":
+                formula = all_of([z3.Not(self.stop), self.when(item)])
+            else:
+                formula = all_of([self.planned, self.when(item)])
+            self._fires[item.id] = formula
+        return formula
+
+    def stop_rules(self) -> list[LoadedRule]:
+        return list(self._stop_rules)
+
+    def excluders(self, exercise: str) -> list[LoadedRule]:
+        """The rules with an exclusion that selects ``exercise`` (by id, tag or category), in rule order."""
+        if self._excluders is None:
+            index: dict[str, list[LoadedRule]] = {ex: [] for ex in self.knowledge.exercises}
+            by_tag: dict[str, list[str]] = {}
+            by_category: dict[str, list[str]] = {}
+            for ex in self.knowledge.exercises.values():
+                for tag in ex.tags:
+                    by_tag.setdefault(tag, []).append(ex.id)
+                by_category.setdefault(ex.category, []).append(ex.id)
+            for item in self.rules.rules:
+                selected: dict[str, None] = {}
+                for a in item.rule.then:
+                    if isinstance(a, Exclude):
+                        selected.update((ex, None) for ex in a.exercises if ex in index)
+                        for tag in a.tags:
+                            selected.update((ex, None) for ex in by_tag.get(tag, ()))
+                        for category in a.categories:
+                            selected.update((ex, None) for ex in by_category.get(category, ()))
+                for ex_id in selected:
+                    index[ex_id].append(item)
+            self._excluders = index
+        return list(self._excluders.get(exercise, ()))
+
+    def allowed_named(self, exercise: str) -> Any:
+        """No rule excluding ``exercise`` fires (named once; see ``guard``)."""
+        excluders = self.excluders(exercise)
+        if not excluders:
+            return z3.BoolVal(True)
+        return self.guard(("allowed", exercise), lambda: z3.Not(any_of([self.fires(r) for r in excluders])))
+
+    # --- named formulas (for ``possible`` and ``example`` of this Logic only) ---------------------
+
+    def guard(self, key: Any, formula: Any | Callable[[], Any]) -> Any:
+        """A Boolean constant that implies ``formula``, asserted once in this Logic's solver.
+
+        In a question to ``possible`` or ``example``, ``guard(k, f)`` means the same as ``f`` *where it
+        occurs positively* (not under a ``Not``; name the negation instead): whatever satisfies the
+        question with ``f`` satisfies it with the guard true, and back. The solver reads ``f`` once, not
+        once per question. ``formula`` may be a function making it (called only the first time).
+
+        Every formula the solver holds costs every later question a little, asked about or not: name
+        only the few large formulas many questions share (never one per rule), and those of one family
+        of questions inside a ``scope``. Guards mean nothing to other solvers: pass them only to this
+        Logic.
+        """
+        const = self._guards.get(key)
+        if const is None:
+            const = z3.Bool(f"!guard{len(self._guards)}")  # "!" is in no field name
+            rule = z3.Implies(const, formula() if callable(formula) else formula)
+            self._solver.add(rule)
+            self._guard_rules.append(rule)
+            self._guards[key] = const
+        return const
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[None]:
+        """Guards made inside are dropped at the end: each formula the solver holds slows every question
+        a little, so a family of questions naming its own formulas runs in a scope of its own."""
+        saved = (dict(self._guards), list(self._guard_rules))
+        self._solver.push()
+        try:
+            yield
+        finally:
+            self._solver.pop()
+            self._guards, self._guard_rules = saved
+
+    def fires_named(self, item: LoadedRule) -> Any:
+        """``fires(item)`` for ``possible``/``example``, with "its stage runs" named once for all rules."""
         stage = item.rule.stage
         if stage == "screen":
             return self.when(item)
         if stage == "route":
-            return z3.And(z3.Not(self.stop), self.when(item))
-        return z3.And(self.planned, self.when(item))
-
-    def stop_rules(self) -> list[LoadedRule]:
-        return [r for r in self.rules.rules if any(isinstance(a, Stop) for a in r.rule.then)]
+            return all_of([self.guard("not stop", lambda: z3.Not(self.stop)), self.when(item)])
+        return all_of([self.guard("planned", self.planned), self.when(item)])
 
     # --- questions --------------------------------------------------------------------------------
 
@@ -204,7 +308,7 @@ class Logic:
         if not self.possible(*formulas):
             return None
         optimizer = z3.Optimize()
-        optimizer.add(self.domain, *formulas)
+        optimizer.add(self.domain, *self._guard_rules, *formulas)
         for name in self.inputs:
             optimizer.add_soft(self._is(name, self._baseline(name)))
         fewest = len(self.inputs)
@@ -215,7 +319,7 @@ class Logic:
         # question always gets the same example (the optimiser alone may pick any of them).
         solver = z3.Solver()
         differs = [z3.Not(self._is(name, self._baseline(name))) for name in self.inputs]
-        solver.add(self.domain, *formulas, z3.AtMost(*differs, fewest))
+        solver.add(self.domain, *self._guard_rules, *formulas, z3.AtMost(*differs, fewest))
         for name, spec in self.inputs.items():
             solver.add(self._first_possible(solver, name, spec))
         solver.check()
@@ -295,6 +399,27 @@ class Logic:
             else:
                 out[name] = spec.values[raw.as_long()]
         return out
+
+
+def any_of(parts: Sequence[Any]) -> Any:
+    """``z3.Or(*parts)`` (false for none), built in one call: z3's Python ``Or`` checks every argument
+    through several layers, which made building the formulas of a large rule set most of its cost."""
+    return _join(z3.Z3_mk_or, parts, False)
+
+
+def all_of(parts: Sequence[Any]) -> Any:
+    """``z3.And(*parts)`` (true for none), built in one call (see ``any_of``)."""
+    return _join(z3.Z3_mk_and, parts, True)
+
+
+def _join(make: Any, parts: Sequence[Any], empty: bool) -> Any:
+    if not parts:
+        return z3.BoolVal(empty)
+    if len(parts) == 1:
+        return parts[0]
+    ctx = parts[0].ctx
+    array = (z3.Ast * len(parts))(*[part.as_ast() for part in parts])
+    return z3.BoolRef(make(ctx.ref(), len(parts), array), ctx)
 
 
 def _flatten(answers: Mapping[str, Any], knowledge: Knowledge) -> dict[str, Any]:
