@@ -11,7 +11,6 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -22,7 +21,6 @@ import typer
 
 import engine
 from engine.errors import BackplanError, EngineError, InputError, IntakeError
-from engine.intake import parse_answers_text
 
 # rich, the renderers and the reviewer tools are imported where used: `plan --format json` and
 # `batch` never pay for them at start-up.
@@ -89,23 +87,33 @@ def _book(rules: Path | None, knowledge: Path | None) -> engine.RuleBook:
 
 
 def _write(text: str, out: Path | None) -> None:
-    """All or nothing: stdout gets the whole text at once; a file is written beside and renamed."""
+    """All or nothing: stdout gets the whole text at once; a file is replaced atomically (engine.output)."""
     if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    target = out
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=str(target.parent or Path(".")))
-    except OSError as exc:
-        raise IntakeError(f"cannot write: {exc.strerror}", file=str(out), location="--out") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, target)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise IntakeError(f"cannot write: {exc.strerror}", file=str(out), location="--out") from None
+    from engine.output import write_atomic
+
+    write_atomic(out, text, option=_option_naming(out))
+
+
+def _option_naming(path: Path) -> str:
+    """The command-line option that gave ``path`` (``--out``, ``--save``, ``--resume``), for error lines."""
+    import importlib
+
+    ctx: Any = None
+    for module in ("typer._click.globals", "click"):  # typer vendors click in recent versions
+        try:
+            ctx = importlib.import_module(module).get_current_context(silent=True)
+            break
+        except (ImportError, AttributeError):
+            continue
+    if ctx is not None:
+        for param in ctx.command.params:
+            value = ctx.params.get(param.name or "")
+            if getattr(param, "param_type_name", "") == "option" and value is not None and value == path:
+                return str(max(param.opts, key=len))
+    return "--out"
 
 
 # --- rendering -------------------------------------------------------------------------------------
@@ -114,80 +122,183 @@ _LEVEL_STYLE = {"urgent": "bold white on red", "consult": "bold yellow", "cautio
 _OUTCOME_STYLE = {"stop": "bold white on red", "consult": "bold black on yellow", "clear": "bold black on green"}
 
 
-def _render_text(plan: engine.Plan, knowledge: engine.Knowledge, *, width: int | None = None) -> str:
-    from rich.console import Console
+def _render_text(
+    plan: engine.Plan, knowledge: engine.Knowledge, *, width: int | None = None, ascii: bool = False
+) -> str:
+    """The plan for a reader. Data (messages, names, steps, ids) goes in as ``Text``, never as markup: only
+    the fixed styles written here are interpreted. ``ascii``: ASCII frames and typography, for a stdout that
+    cannot encode the box characters, '•', '×' or '—'."""
+    from rich import box
     from rich.panel import Panel
     from rich.table import Table
+    from rich.text import Text
 
-    from engine.render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text
+    from engine.render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text, plain_text
 
-    console = Console(record=True, width=width or 100, force_terminal=False, color_system=None, file=io.StringIO())
+    def t(value: object) -> str:
+        return plain_text(str(value)) if ascii else str(value)
+
+    def line(*parts: str | tuple[str, str]) -> Text:
+        return Text.assemble(*[(t(p[0]), p[1]) if isinstance(p, tuple) else t(p) for p in parts])
+
+    console = _console(width or 100)
     outcome = plan.screen.outcome
-    body = "\n".join([OUTCOME_HEADLINE[outcome], *[f"• {r.message}" for r in plan.screen.reasons]])
-    console.print(Panel(body, title=f"SAFETY SCREEN: {outcome.upper()}", style=_OUTCOME_STYLE[outcome]))
+    bullet = "*" if ascii else "•"
+    body = "\n".join([OUTCOME_HEADLINE[outcome], *[f"{bullet} {r.message}" for r in plan.screen.reasons]])
+    console.print(
+        Panel(
+            line(body),
+            title=line(f"SAFETY SCREEN: {outcome.upper()}"),
+            style=_OUTCOME_STYLE[outcome],
+            box=box.ASCII if ascii else box.ROUNDED,
+        )
+    )
     if plan.warnings:
-        console.print("[bold]Warnings[/bold]")
+        console.print(line(("Warnings", "bold")))
         for w in plan.warnings:
-            console.print(f"  [{_LEVEL_STYLE[w.level]}]{w.level.upper()}[/] {w.message} [dim](rule {w.rule})[/dim]")
+            level = (w.level.upper(), _LEVEL_STYLE.get(w.level, ""))
+            console.print(line("  ", level, f" {w.message} ", (f"(rule {w.rule})", "dim")))
         console.print()
     if plan.programme is None:
-        console.print("[bold red]No exercises until the advice above has been followed.[/bold red]")
+        console.print(line(("No exercises until the advice above has been followed.", "bold red")))
     else:
         programme = knowledge.programmes[plan.programme]
-        console.print(f"[bold]Programme: {programme.name}[/bold] — {plan.sessions_per_week} sessions a week")
-        console.print(programme.description)
+        console.print(line((f"Programme: {programme.name}", "bold"), f" — {plan.sessions_per_week} sessions a week"))
+        console.print(line(programme.description))
         for session in plan.sessions:
-            table = Table(title=session.name, title_justify="left", show_lines=False)
+            table = Table(
+                title=line((session.name, "table.title")),
+                title_justify="left",
+                show_lines=False,
+                box=box.ASCII if ascii else box.HEAVY_HEAD,
+            )
             for column in ("Block", "Exercise", "Sets × reps / hold", "Rest", "Equipment", "Why (rules)"):
-                table.add_column(column)
+                # rich's own ellipsis ('…') would become three characters: ASCII folds long words instead
+                table.add_column(line(column), overflow="fold" if ascii else "ellipsis")
             for ex in session.exercises:
                 table.add_row(
-                    BLOCK_NAMES[ex.block],
-                    ex.name,
-                    dose(ex),
-                    f"{ex.rest_seconds} s",
-                    equipment_text(ex, knowledge),
-                    ", ".join(ex.because),
+                    line(BLOCK_NAMES[ex.block]),
+                    line(ex.name),
+                    line(dose(ex)),
+                    line(f"{ex.rest_seconds} s"),
+                    line(equipment_text(ex, knowledge)),
+                    line(", ".join(ex.because)),
                 )
             console.print(table)
             if session.stretch_minutes:
-                console.print(f"  Finish with about {session.stretch_minutes} minutes of stretching.")
+                console.print(line(f"  Finish with about {session.stretch_minutes} minutes of stretching."))
         console.print()
-        console.print("[bold]How to do each exercise[/bold]")
+        console.print(line(("How to do each exercise", "bold")))
         seen: set[str] = set()
         for session in plan.sessions:
             for ex in session.exercises:
                 if ex.id in seen:
                     continue
                 seen.add(ex.id)
-                console.print(f"[bold]{ex.name}[/bold] [dim]({ex.id}, source {ex.source})[/dim]")
+                console.print(line((ex.name, "bold"), " ", (f"({ex.id}, source {ex.source})", "dim")))
                 for number, step in enumerate(ex.steps, 1):
-                    console.print(f"  {number}. {step}")
+                    console.print(line(f"  {number}. {step}"))
     if plan.excluded:
         console.print()
         console.print(
-            f"[bold]Left out for safety:[/bold] {len(plan.excluded)} exercises "
-            "(see `backplan explain ANSWERS EXERCISE_ID`)"
+            line(
+                ("Left out for safety:", "bold"),
+                f" {len(plan.excluded)} exercises (see `backplan explain ANSWERS EXERCISE_ID`)",
+            )
         )
     p = plan.provenance
-    console.print(
-        f"[dim]backplan {p.engine_version} · rules {p.rules_digest[:19]} · knowledge {p.knowledge_digest[:19]}[/dim]"
+    footer = f"backplan {p.engine_version} · rules {p.rules_digest[:19]} · knowledge {p.knowledge_digest[:19]}"
+    console.print(line((footer, "dim")))
+    text = console.export_text(styles=_styled())
+    return plain_text(text) if ascii else text  # anything rich added itself (an ellipsis)
+
+
+def _console(width: int) -> Any:
+    """A recording console for text output: no terminal, no colour, no emoji codes, no highlighting."""
+    from rich.console import Console
+
+    return Console(
+        record=True,
+        width=width,
+        force_terminal=False,
+        color_system=None,
+        file=io.StringIO(),
+        emoji=False,
+        highlight=False,
+        safe_box=True,
     )
-    return console.export_text(styles=_styled())
 
 
 def _styled() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _render(plan: engine.Plan, knowledge: engine.Knowledge, fmt: Format) -> str:
+def _stdout_encoding() -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(getattr(sys.stdout, "encoding", None) or "utf-8").name
+    except LookupError:
+        return "utf-8"
+
+
+def _stdout_takes(text: str) -> bool:
+    """Whether stdout can encode ``text`` (LANG=C or PYTHONIOENCODING=ascii make it ASCII-only)."""
+    try:
+        text.encode(_stdout_encoding())
+    except UnicodeError:
+        return False
+    return True
+
+
+def _for_stdout(text: str, fmt: Format = Format.text) -> str:
+    """``text`` unchanged if stdout can encode it; else JSON with ``\\uXXXX`` escapes (the same JSON), or
+    text with readable replacements ('×' -> 'x', '—' -> '-', '?' as the last resort)."""
+    if _stdout_takes(text):
+        return text
+    from engine.render import json_ascii, plain_text
+
+    return json_ascii(text) if fmt is Format.json else plain_text(text, _stdout_encoding())
+
+
+def _render(plan: engine.Plan, knowledge: engine.Knowledge, fmt: Format, *, to_stdout: bool = True) -> str:
+    """The plan in ``fmt``; ``to_stdout``: fit for this stdout's encoding (--out files are always UTF-8)."""
     if fmt is Format.json:
-        return plan.to_json()
-    if fmt is Format.markdown:
+        text = plan.to_json()
+    elif fmt is Format.markdown:
         from engine.render import render_markdown
 
-        return render_markdown(plan, knowledge)
-    return _render_text(plan, knowledge)
+        text = render_markdown(plan, knowledge)
+    else:
+        text = _render_text(plan, knowledge)
+        if to_stdout and not _stdout_takes(text):
+            text = _render_text(plan, knowledge, ascii=True)
+    return _for_stdout(text, fmt) if to_stdout else text
+
+
+def _prompt(text: str, default: str | None) -> str:
+    """Ask on stderr, read a line from stdin: stdout holds only the result (``intake --format json > f``).
+
+    click's prompt writes the prompt's last character (a space) to stdout for readline's sake, so it is
+    used only when both stdin and stdout are a terminal (line editing); Ctrl-C or end of input aborts.
+    """
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return str(typer.prompt(text, default=default, show_default=bool(default), err=True))
+    shown = f"{text} [{default}]: " if default else f"{text}: "
+    while True:
+        sys.stderr.write(shown)
+        sys.stderr.flush()
+        try:
+            line = sys.stdin.readline()
+        except KeyboardInterrupt:
+            raise typer.Abort() from None
+        if not line:
+            raise typer.Abort()
+        value = line.rstrip("\r\n")
+        if value:
+            return value
+        if default is not None:
+            return default
 
 
 # --- commands --------------------------------------------------------------------------------------
@@ -206,7 +317,7 @@ def plan(
         book = _book(rules, knowledge)
         intake = engine.load_intake(answers, book.knowledge)
         result = engine.recommend(intake, book)
-        _write(_render(result, book.knowledge, format), out)
+        _write(_render(result, book.knowledge, format, to_stdout=out is None), out)
 
 
 @app.command()
@@ -247,7 +358,7 @@ def explain(
                     lines.append(f"  because {rule_id}: {title}")
             for reason in verdict.reasons:
                 lines.append(f"  - {reason.rule}: {reason.message}")
-        _write("\n".join(lines) + "\n", None)
+        _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
 def _show(value: Any) -> str:
@@ -283,7 +394,7 @@ def intake(
         unanswered = len(missing_answers(progress, book.knowledge))
         try:
             result = Questionnaire(book).run(
-                prompt=lambda text, default: typer.prompt(text, default=default, show_default=bool(default), err=True),
+                prompt=_prompt,
                 say=lambda text: typer.echo(text, err=True),
                 answers=progress,
                 source=str(resume) if resume is not None else None,
@@ -310,71 +421,112 @@ def intake(
         _write(_render(plan, book.knowledge, format), None)
 
 
+MAX_JOBS = 256
+
+
 @app.command()
 def batch(
-    intakes: Annotated[Path, typer.Argument(help="JSON Lines file: one answers object per line.", show_default=False)],
-    out: OutOpt = None,
+    intakes: Annotated[
+        Path, typer.Argument(help="JSON Lines file (or a pipe): one answers object per line.", show_default=False)
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write the records to this file instead of stdout (to FILE.partial until the run is complete).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Plan in this many worker processes (1: in this process).")
+    ] = 1,
+    resume: Annotated[
+        bool,
+        typer.Option("--resume", help="Continue an interrupted run from the records kept in FILE.partial (--out)."),
+    ] = False,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
-    """One answers object a line in, one plan (or error record) a line out, in order."""
+    """One answers object a line in, one plan (or error record) a line out, in input order, streaming."""
+    from engine.batch import Interrupted, run_batch
+
     with _errors():
+        if not 1 <= jobs <= MAX_JOBS:
+            _fail(2, f"--jobs: expected 1 to {MAX_JOBS} worker processes, got {jobs}")
         book = _book(rules, knowledge)
         try:
-            text = intakes.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise IntakeError("file not found", file=str(intakes)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise IntakeError(f"cannot read: {exc}", file=str(intakes)) from None
-        # Only "\n" ends a line: str.splitlines() would also split at U+2028 and friends, which JSON allows
-        # raw inside strings, and the line numbers in the records would drift.
-        lines = [line.removesuffix("\r") for line in text.split("\n")]
-        if lines and lines[-1] == "":
-            lines.pop()
-        show_progress = sys.stderr.isatty()
-        results: list[str] = []
-        counts = {"plans": 0, "errors": 0}
-        with (
-            typer.progressbar(length=len(lines), label="planning", file=sys.stderr)
-            if show_progress
-            else _nullbar() as bar
-        ):
-            for number, line in enumerate(lines, 1):
-                results.append(_batch_line(number, line, str(intakes), book, counts))
-                bar.update(1)
-        _write("".join(results), out)
-        typer.echo(f"{counts['plans']} plans, {counts['errors']} error records", err=True)
+            with _batch_progress(intakes) as progress:
+                summary = run_batch(
+                    intakes,
+                    out,
+                    book=book,
+                    stdout=_stdout_bytes(),
+                    jobs=jobs,
+                    resume=resume,
+                    rules_dir=rules,
+                    knowledge_dir=knowledge,
+                    progress=progress,
+                )
+        except Interrupted as stopped:
+            _batch_interrupted(stopped, intakes, out)
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            _fail(1, "stdout was closed before the batch was complete")
+        kept = f"; {summary.resumed} of them kept from the interrupted run" if summary.resumed else ""
+        typer.echo(f"{summary.plans} plans, {summary.errors} error records{kept}", err=True)
 
 
-class _NullBar:
-    def update(self, n: int) -> None:
-        return None
-
-    def __enter__(self) -> _NullBar:
-        return self
-
-    def __exit__(self, *args: object) -> None:
-        return None
+def _stdout_bytes() -> Any:
+    """stdout as a binary stream: records are bytes (plain ASCII JSON)."""
+    sys.stdout.flush()
+    return getattr(sys.stdout, "buffer", None) or _TextSink()
 
 
-def _nullbar() -> _NullBar:
-    return _NullBar()
+class _TextSink:
+    def write(self, data: bytes) -> None:
+        sys.stdout.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        sys.stdout.flush()
 
 
-def _batch_line(number: int, line: str, file: str, book: engine.RuleBook, counts: dict[str, int]) -> str:
-    if not line.strip():
-        counts["errors"] += 1
-        error = IntakeError("empty line, expected an answers object", file=f"{file}:{number}").as_dict()
-        return json.dumps({"line": number, "error": error}, separators=(",", ":")) + "\n"
+@contextmanager
+def _batch_progress(intakes: Path) -> Iterator[Any]:
+    """A progress bar over the input's bytes on an interactive stderr; else no progress callback."""
     try:
-        data = parse_answers_text(line, file=f"{file}:{number}", fmt="json")
-        answers = engine.parse_intake(data, book.knowledge, file=f"{file}:{number}", resumable=False)
-        result = engine.recommend(answers, book)
-    except InputError as exc:
-        counts["errors"] += 1
-        return json.dumps({"line": number, "error": exc.as_dict()}, separators=(",", ":")) + "\n"
-    counts["plans"] += 1
-    return json.dumps({"line": number, "plan": result.model_dump(mode="json")}, separators=(",", ":")) + "\n"
+        size = intakes.stat().st_size if sys.stderr.isatty() and intakes.is_file() else 0
+    except OSError:
+        size = 0
+    if not size:
+        yield None
+        return
+    with typer.progressbar(length=size, label="planning", file=sys.stderr) as bar:
+        done = 0
+
+        def update(consumed: int) -> None:
+            nonlocal done
+            bar.update(consumed - done)
+            done = consumed
+
+        yield update
+
+
+def _batch_interrupted(stopped: Any, intakes: Path, out: Path | None) -> NoReturn:
+    """One line saying what was kept; SIGINT exits 1, SIGTERM and SIGHUP end the process as they would."""
+    import shlex
+    import signal
+
+    name = signal.Signals(stopped.signum).name
+    done = stopped.summary.records
+    if stopped.kept is not None:
+        again = shlex.join(["backplan", "batch", str(intakes), "--out", str(out), "--resume"])
+        message = f"interrupted by {name}: {done} records kept in {stopped.kept} (continue with: {again})"
+    else:
+        message = f"interrupted by {name} after {done} records"
+    typer.echo(f"backplan: error: {message}", err=True)
+    if stopped.signum != signal.SIGINT:
+        signal.signal(stopped.signum, signal.SIG_DFL)
+        os.kill(os.getpid(), stopped.signum)
+    raise typer.Exit(1)
 
 
 EquipmentOpt = Annotated[
@@ -426,24 +578,39 @@ def _list_exercises(
     category: str | None,
     knowledge: Path | None,
 ) -> None:
-    from rich.console import Console
+    from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from engine.catalogue import filter_exercises
+    from engine.render import plain_text
+
+    def render(ascii: bool) -> str:
+        """The table; every cell is data, given as Text (never markup). ``ascii``: ASCII frame and text."""
+
+        def t(value: str) -> Text:
+            return Text(plain_text(value) if ascii else value)
+
+        console = _console(120)
+        table = Table(
+            title=Text(f"{len(found)} exercises", style="table.title"),
+            title_justify="left",
+            box=box.ASCII if ascii else box.HEAVY_HEAD,
+        )
+        for column in ("id", "name", "category", "level", "equipment", "tags"):
+            table.add_column(column, overflow="fold" if ascii else "ellipsis")
+        for ex in found:
+            options = " or ".join("+".join(o) for o in ex.equipment) or "none"
+            name = ex.name + (" (never recommended)" if ex.never_recommend else "")
+            table.add_row(*map(t, (ex.id, name, ex.category, ex.level, options, ", ".join(ex.tags))))
+        console.print(table)
+        return str(console.export_text())
 
     with _errors():
         k = engine.load_knowledge(knowledge or engine.default_knowledge_dir())
         found = filter_exercises(k, equipment=equipment, tag=tag, level=level, muscle=muscle, category=category)
-        console = Console(record=True, width=120, file=io.StringIO())
-        table = Table(title=f"{len(found)} exercises", title_justify="left")
-        for column in ("id", "name", "category", "level", "equipment", "tags"):
-            table.add_column(column)
-        for ex in found:
-            options = " or ".join("+".join(o) for o in ex.equipment) or "none"
-            name = ex.name + (" (never recommended)" if ex.never_recommend else "")
-            table.add_row(ex.id, name, ex.category, ex.level, options, ", ".join(ex.tags))
-        console.print(table)
-        _write(console.export_text(), None)
+        text = render(ascii=False)
+        _write(text if _stdout_takes(text) else _for_stdout(render(ascii=True)), None)
 
 
 @exercises_app.command("show")
@@ -484,7 +651,7 @@ def exercises_show(
             lines += ["cautions:", *[f"  - {c}" for c in ex.contraindications]]
         named = rules_selecting(ex, book)
         lines += ["rules that select it:", *[f"  - {rule_id}: {verb}" for rule_id, verb in named]] if named else []
-        _write("\n".join(lines) + "\n", None)
+        _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
 @rules_app.command("check")
@@ -517,7 +684,7 @@ def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         for item in book.rules.rules:
             r = item.rule
             lines.append(f"{r.id:<34} {r.stage:<7} {r.priority:>4}  {r.title} [{r.source}]")
-        _write("\n".join(lines) + "\n", None)
+        _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
 @rules_app.command("show")
@@ -531,7 +698,7 @@ def rules_show(
 
     with _errors():
         book = _book(rules, knowledge)
-        _write(describe_rule(rule_id, book) + "\n", None)
+        _write(_for_stdout(describe_rule(rule_id, book) + "\n"), None)
 
 
 @scenarios_app.command("run")
@@ -546,7 +713,7 @@ def scenarios_run(
     with _errors():
         book = _book(rules, knowledge)
         report = run_scenarios(folder, book)
-        _write(report.render(), None)
+        _write(_for_stdout(report.render()), None)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -564,7 +731,7 @@ def verify(
     with _errors():
         book = _book(rules, knowledge)
         report = verify_rulebook(book, workers=workers or (os.cpu_count() or 1), out_dir=out)
-        _write(report.render(), None)
+        _write(_for_stdout(report.render()), None)
     if not report.passed:
         raise typer.Exit(1)
 
@@ -586,11 +753,55 @@ def diff(
         old = _book(before or rules, knowledge)
         new = _book(after, knowledge)
         report = diff_cohort(intakes, old, new)
-        _write(report.render(), None)
+        _write(_for_stdout(report.render()), None)
+
+
+def _stdout_never_fails() -> None:
+    """The last resort for output no renderer fitted to stdout's encoding (``_render`` and ``_for_stdout``
+    do that): a character stdout cannot encode is replaced instead of ending in a UnicodeEncodeError. In
+    JSON (a document, or JSON lines) by its ``\\uXXXX`` escape, the same value; in text by a readable
+    equivalent ('—' -> '-')."""
+    import codecs
+    from contextlib import suppress
+
+    from engine.render import json_ascii, plain_text
+
+    last: list[Any] = [None, False]  # the text being written and whether it is JSON: judged once
+
+    def replace(exc: UnicodeError) -> tuple[str, int]:
+        if not isinstance(exc, UnicodeEncodeError):
+            raise exc
+        if exc.object is not last[0]:
+            last[:] = [exc.object, _is_json(exc.object)]
+        chunk = exc.object[exc.start : exc.end]
+        return (json_ascii(chunk) if last[1] else plain_text(chunk, exc.encoding)), exc.end
+
+    codecs.register_error("backplan-replace", replace)
+    reconfigure = getattr(sys.stdout, "reconfigure", None)  # not there on a stream that is no text file
+    if reconfigure is not None:
+        with suppress(ValueError, OSError, LookupError):
+            reconfigure(errors="backplan-replace")
+
+
+def _is_json(text: str) -> bool:
+    """Whether ``text`` is a JSON document or JSON lines: escaping keeps its value."""
+    if not text.lstrip().startswith(("{", "[")):
+        return False
+    try:
+        json.loads(text)
+    except ValueError:
+        try:
+            for line in text.split("\n"):
+                if line.strip():
+                    json.loads(line)
+        except ValueError:
+            return False
+    return True
 
 
 def main() -> None:
     """Console entry point."""
+    _stdout_never_fails()
     app()
 
 
