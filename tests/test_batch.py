@@ -426,6 +426,65 @@ def test_sigint_on_stdout_stops_after_whole_records(tmp_path: Path) -> None:
     assert stderr.decode().strip() == f"backplan: error: interrupted by SIGINT after {len(got)} records"
 
 
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def _workers(pid: int) -> list[int]:
+    """The spawned worker processes of a batch run (not multiprocessing's resource tracker)."""
+    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+
+_NEEDS_PROC_CHILDREN = pytest.mark.skipif(
+    not Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").exists(), reason="needs Linux /proc children"
+)
+
+
+@_NEEDS_PROC_CHILDREN
+def test_a_killed_worker_is_an_internal_error_and_keeps_the_records(tmp_path: Path) -> None:
+    cohort = write_cohort(tmp_path / "big.jsonl", cohort_lines(100) * 200)
+    out = tmp_path / "plans.jsonl"
+    partial = tmp_path / "plans.jsonl.partial"
+    with _start([str(cohort), "--out", str(out), "--jobs", "2"], tmp_path) as proc:
+        _wait_for_records(partial, proc)
+        os.kill(_workers(proc.pid)[0], signal.SIGKILL)
+        _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 1, stderr
+    line = stderr.decode().strip()
+    assert line.startswith("backplan: error: internal error, no plan produced: a batch worker process ended")
+    assert line.endswith(f"(the records finished before it are kept in {partial}: continue with --resume)")
+    _complete_records(partial.read_bytes())
+    assert not out.exists()
+
+
+@_NEEDS_PROC_CHILDREN
+def test_workers_do_not_outlive_a_killed_parent(tmp_path: Path) -> None:
+    cohort = write_cohort(tmp_path / "big.jsonl", cohort_lines(100) * 200)
+    partial = tmp_path / "plans.jsonl.partial"
+    with _start([str(cohort), "--out", str(tmp_path / "plans.jsonl"), "--jobs", "2"], tmp_path) as proc:
+        _wait_for_records(partial, proc)
+        workers = _workers(proc.pid)
+        assert len(workers) == 2
+        proc.kill()
+        proc.communicate(timeout=60)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{w}").exists() and b"spawn_main" in _cmdline(w) for w in workers):
+        assert time.monotonic() < deadline, "a worker outlived its parent"
+        time.sleep(0.1)
+    # SIGKILL aside: what was flushed is whole records, and --resume would cut a torn last line.
+    assert partial.exists()
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 @pytest.mark.slow
 def test_sigterm_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
     cohort = write_cohort(tmp_path / "c.jsonl", cohort_lines(3000))
