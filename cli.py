@@ -452,13 +452,12 @@ def batch(
     with _errors():
         if not 1 <= jobs <= MAX_JOBS:
             _fail(2, f"--jobs: expected 1 to {MAX_JOBS} worker processes, got {jobs}")
-        book = _book(rules, knowledge)
         try:
             with _batch_progress(intakes) as progress:
                 summary = run_batch(
                     intakes,
                     out,
-                    book=book,
+                    book=lambda: _book(rules, knowledge),  # loaded while the workers start
                     stdout=_stdout_bytes(),
                     jobs=jobs,
                     resume=resume,

@@ -43,7 +43,7 @@ from .output import OutputError, adopt, check_target, describe, replace_checked
 from .planner import RuleBook, load_rulebook, recommend
 
 MAX_LINE_BYTES = 1 << 20  # as for an answers file: a longer line is an error record, never read whole
-CHUNK_LINES = 32  # lines sent to a worker at once
+CHUNK_LINES = 64  # lines sent to a worker at once
 CHUNK_BYTES = 1 << 20  # ... or fewer, once they hold this many bytes
 WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few enough to keep memory flat
 FLUSH_SECONDS = 0.5  # finished records reach the output at least this often
@@ -225,13 +225,9 @@ def _chunks(lines: Iterator[tuple[int, bytes | None, int]]) -> Iterator[tuple[li
         yield chunk, consumed
 
 
-def _parallel(
-    lines: Iterator[tuple[int, bytes | None, int]],
-    file: str,
-    jobs: int,
-    dirs: tuple[str | None, str | None],
-    stop: _Stop,
-) -> Records:
+def _start_pool(jobs: int, dirs: tuple[str | None, str | None]) -> ProcessPoolExecutor:
+    """``jobs`` worker processes, started at once and each loading its rule book, so that starting them
+    overlaps the caller's own work (loading and checking its rule book)."""
     import multiprocessing
 
     pool = ProcessPoolExecutor(
@@ -240,6 +236,19 @@ def _parallel(
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
+    for _ in range(jobs):
+        pool.submit(_work, dirs, "", [])
+    return pool
+
+
+def _parallel(
+    lines: Iterator[tuple[int, bytes | None, int]],
+    file: str,
+    jobs: int,
+    dirs: tuple[str | None, str | None],
+    stop: _Stop,
+    pool: ProcessPoolExecutor,
+) -> Records:
     pending: deque[tuple[Future[tuple[bytes, int, int, BackplanError | None]], int]] = deque()
     chunks = _chunks(lines)
     window = jobs * WINDOW_PER_JOB
@@ -489,6 +498,7 @@ def _stream(
     book: RuleBook,
     jobs: int,
     dirs: tuple[str | None, str | None],
+    pool: ProcessPoolExecutor | None,
     skip: tuple[int, Path] | None,
     stop: _Stop,
     progress: Callable[[int], None] | None,
@@ -498,7 +508,7 @@ def _stream(
         done = _skip(lines, skip[0], skip[1], file)
         if progress is not None:
             progress(done)
-    records = _serial(lines, file, book) if jobs == 1 else _parallel(lines, file, jobs, dirs, stop)
+    records = _serial(lines, file, book) if pool is None else _parallel(lines, file, jobs, dirs, stop, pool)
     last_flush = time.monotonic()
     with contextlib.closing(records):
         for blob, plans, errors, consumed in records:
@@ -530,7 +540,7 @@ def run_batch(
     source: Path,
     out: Path | None,
     *,
-    book: RuleBook,
+    book: RuleBook | Callable[[], RuleBook],
     stdout: Sink,
     jobs: int = 1,
     resume: bool = False,
@@ -540,7 +550,8 @@ def run_batch(
 ) -> Summary:
     """A whole run: records to ``stdout`` or, with ``out``, to ``out.partial`` and then renamed to ``out``.
 
-    ``resume``: continue from the records an interrupted run left in ``out.partial``. ``progress`` is
+    ``book``: the rule book, or a function that loads it; with ``jobs > 1`` it is called once the
+    workers are starting, so that their start overlaps it. ``resume``: continue from the records an interrupted run left in ``out.partial``. ``progress`` is
     called with the number of input bytes read so far. Raises ``Interrupted`` on SIGINT, SIGTERM or
     SIGHUP, once the records finished before it are written; ``EngineError`` on an internal failure
     (a doubtful plan is never written); ``InputError`` for an unreadable input, a special ``out`` or
@@ -554,6 +565,26 @@ def run_batch(
     if out is None and resume:
         raise OutputError("needs --out FILE: only a run writing a file can be resumed", location="--resume")
     dirs = (None if rules_dir is None else str(rules_dir), None if knowledge_dir is None else str(knowledge_dir))
+    pool = _start_pool(jobs, dirs) if jobs > 1 else None
+    try:
+        return _run(source, out, book, stdout, jobs, resume, dirs, pool, progress)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run(
+    source: Path,
+    out: Path | None,
+    book: RuleBook | Callable[[], RuleBook],
+    stdout: Sink,
+    jobs: int,
+    resume: bool,
+    dirs: tuple[str | None, str | None],
+    pool: ProcessPoolExecutor | None,
+    progress: Callable[[int], None] | None,
+) -> Summary:
+    loaded = book() if callable(book) else book
     summary = Summary()
     partial: PartialOutput | None = None
     with _stopping_on_signals() as stop:
@@ -567,9 +598,10 @@ def run_batch(
                     str(source),
                     partial if partial is not None else stdout,
                     summary,
-                    book=book,
+                    book=loaded,
                     jobs=jobs,
                     dirs=dirs,
+                    pool=pool,
                     skip=(partial.records, partial.path) if partial is not None else None,
                     stop=stop,
                     progress=progress,
