@@ -385,12 +385,15 @@ def intake(
 ) -> None:
     """Answer the questionnaire interactively, then get the plan."""
     from engine.intake import missing_answers
+    from engine.output import check_target
     from engine.questionnaire import Questionnaire, answers_text, load_answers, render_stop
 
     with _errors():
         book = _book(rules, knowledge)
         progress = load_answers(resume) if resume is not None else {}
         target = save or resume
+        if target is not None:  # refused before the first question, not after the last
+            check_target(target, "--save" if save is not None else "--resume")
         unanswered = len(missing_answers(progress, book.knowledge))
         try:
             result = Questionnaire(book).run(

@@ -551,7 +551,8 @@ def run_batch(
     """A whole run: records to ``stdout`` or, with ``out``, to ``out.partial`` and then renamed to ``out``.
 
     ``book``: the rule book, or a function that loads it; with ``jobs > 1`` it is called once the
-    workers are starting, so that their start overlaps it. ``resume``: continue from the records an interrupted run left in ``out.partial``. ``progress`` is
+    workers are starting, so that their start overlaps it. ``resume``: continue from the records an
+    interrupted run left in ``out.partial``. ``progress`` is
     called with the number of input bytes read so far. Raises ``Interrupted`` on SIGINT, SIGTERM or
     SIGHUP, once the records finished before it are written; ``EngineError`` on an internal failure
     (a doubtful plan is never written); ``InputError`` for an unreadable input, a special ``out`` or

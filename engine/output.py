@@ -82,6 +82,27 @@ def check_target(path: Path, option: str = "--out") -> tuple[Path, os.stat_resul
     return real, status
 
 
+def check_folder(path: Path, option: str = "--out") -> None:
+    """Refuse, before any work, a ``path`` that cannot become a writable folder. Nothing is created."""
+    existing = Path(path)
+    while not existing.exists():
+        if existing.is_symlink():
+            raise _error(path, option, f"{existing} is a broken symlink")
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    try:
+        mode = os.stat(existing).st_mode
+    except OSError as exc:
+        raise _error(path, option, exc.strerror or str(exc)) from None
+    kind = describe(mode)
+    if kind != "a folder":
+        what = "a file" if kind is None else kind
+        raise _error(path, option, f"{existing} is {what}, expected a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _error(path, option, f"permission denied: {existing}")
+
+
 def temp_path(target: Path) -> Path:
     """A new temporary name beside ``target``, recognisably ours: ``.NAME.backplan-tmp-PID-RANDOM``."""
     name = f".{target.name[:_NAME_ROOM]}{TEMP_TAG}{os.getpid()}-{secrets.token_hex(4)}"

@@ -35,6 +35,7 @@ from .facts import intake_fact
 from .intake import Intake, baseline_answers, intake_to_toml, parse_intake
 from .knowledge import Knowledge
 from .obligations import Obligation, obligations, programme_obligations, stop_obligations, unmet
+from .output import check_folder
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
 from .ruleset import Stop, Warn
@@ -60,6 +61,7 @@ INVARIANTS: dict[str, str] = {
 }
 DETERMINISM_EVERY = 97
 CHUNK_SIZE = 400
+DEFAULT_OUT = "verify-failures"  # where reproducing answers files go without --out
 FILES_PER_INVARIANT = 3  # minimal reproducing files written per invariant; the counts say how many intakes
 
 
@@ -545,6 +547,7 @@ def verify_rulebook(
     """
     if workers < 1:
         raise InputError(f"workers must be at least 1, got {workers}", location="--workers")
+    check_folder(out_dir or Path(DEFAULT_OUT), "--out")
     start = time.perf_counter()
     space = build_space(book, cells)
     result = _run(book, space.cases, workers)
@@ -553,7 +556,7 @@ def verify_rulebook(
         counts[failure.invariant] = counts.get(failure.invariant, 0) + 1
     violations: list[Violation] = []
     if counts:
-        violations = _write_violations(Checker(book), result, space.failures, out_dir or Path("verify-failures"))
+        violations = _write_violations(Checker(book), result, space.failures, out_dir or Path(DEFAULT_OUT))
     return VerifyReport(
         checked=result.checked,
         rechecked=result.rechecked,

@@ -130,16 +130,28 @@ def test_a_read_only_file_is_refused_untouched(tmp_path: Path) -> None:
     assert out.read_bytes() == OLD and stat.S_IMODE(out.stat().st_mode) == 0o444
 
 
-def test_save_is_named_in_its_error(tmp_path: Path) -> None:
+def test_save_is_refused_before_the_first_question(tmp_path: Path) -> None:
     from tests.test_intake import CLEAR, _typed
 
     folder = tmp_path / "answers"
     folder.mkdir()
     result = runner.invoke(app, ["intake", "--save", str(folder)], input="\n".join(_typed(CLEAR)) + "\n")
-    assert result.exit_code == 2, result.stderr
-    line = result.stderr.splitlines()[-1]  # after the last prompt
-    assert line.endswith(f"backplan: error: {folder}: --save: cannot write: is a folder, not a regular file"), line
+    # one line and nothing asked: a person does not answer thirty questions to learn the file is wrong
+    assert result.stderr == f"backplan: error: {folder}: --save: cannot write: is a folder, not a regular file\n"
+    assert result.exit_code == 2
+    assert result.stdout == ""
     assert list(folder.iterdir()) == []
+
+
+def test_verify_out_is_refused_before_any_work(tmp_path: Path) -> None:
+    afile = tmp_path / "afile"
+    afile.write_bytes(OLD)
+    for target in (afile, afile / "below"):
+        result = run("verify", "--out", str(target))
+        assert result.exit_code == 2
+        assert result.stdout == ""
+        assert result.stderr == f"backplan: error: {target}: --out: cannot write: {afile} is a file, expected a folder\n"
+    assert afile.read_bytes() == OLD
 
 
 # --- mode, owner, symlinks ----------------------------------------------------------------------------
