@@ -49,6 +49,11 @@ KnowledgeOpt = Annotated[
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the result to this file instead of stdout.")]
 
 
+class DiffFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class Format(str, Enum):
     text = "text"
     markdown = "markdown"
@@ -741,21 +746,66 @@ def verify(
 @app.command()
 def diff(
     intakes: Annotated[Path, typer.Argument(help="JSON Lines cohort of answers objects.", show_default=False)],
-    after: Annotated[Path, typer.Option("--after", help="Rules folder after the change.")],
+    after: Annotated[Path, typer.Option("--after", help="Rules folder after the change.", show_default=False)],
     before: Annotated[
-        Path | None, typer.Option("--before", help="Rules folder before the change (default: --rules, else bundled).")
+        Path | None,
+        typer.Option(
+            "--before",
+            help="Rules folder before the change (default: --rules, else the bundled rules).",
+            show_default=False,
+        ),
     ] = None,
+    before_knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            "--before-knowledge", help="Knowledge folder before the change (default: --knowledge).", show_default=False
+        ),
+    ] = None,
+    after_knowledge: Annotated[
+        Path | None,
+        typer.Option(
+            "--after-knowledge", help="Knowledge folder after the change (default: --knowledge).", show_default=False
+        ),
+    ] = None,
+    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="text or json.")] = DiffFormat.text,
+    out: OutOpt = None,
     knowledge: KnowledgeOpt = None,
     rules: RulesOpt = None,
 ) -> None:
-    """What a rule change changes for a cohort: outcome, programme, warnings, exercises."""
-    from engine.diff import diff_cohort
+    """What a change of rules or knowledge changes for a cohort: outcome, programme, warnings and their
+    words, exercises, doses, equipment, cautions, exclusions.
+
+    Example: backplan cohort --out cohort.jsonl && backplan diff --after my-rules/ cohort.jsonl
+    """
+    from engine.diff import diff_cohort, load_side
 
     with _errors():
-        old = _book(before or rules, knowledge)
-        new = _book(after, knowledge)
+        old = load_side("--before", lambda: _book(before or rules, before_knowledge or knowledge))
+        new = load_side("--after", lambda: _book(after, after_knowledge or knowledge))
         report = diff_cohort(intakes, old, new)
-        _write(_for_stdout(report.render()), None)
+        if format is DiffFormat.json:
+            _write(json.dumps(report.as_dict(), indent=2) + "\n", out)
+        else:
+            _write(_for_stdout(report.render()) if out is None else report.render(), out)
+
+
+@app.command()
+def cohort(out: OutOpt = None, rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
+    """Write one answers object per class of intake the rules distinguish (JSON Lines), for ``diff``.
+
+    The stop region (a minimal intake per declared stop and per stop rule), a minimal intake on which each
+    rule fires, and one intake per combination of select rules some intake fires, per experience and
+    programme, with no equipment and with every item.
+
+    Example: backplan cohort --out cohort.jsonl
+    """
+    from engine.space import cohort as make_cohort
+
+    with _errors():
+        book = _book(rules, knowledge)
+        lines = [json.dumps(answers, sort_keys=True, separators=(",", ":")) for answers in make_cohort(book)]
+        _write("\n".join(lines) + "\n", out)
+        typer.echo(f"{len(lines)} intakes", err=True)
 
 
 def _stdout_never_fails() -> None:

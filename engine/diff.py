@@ -1,23 +1,53 @@
-"""``backplan diff``: what a rule change changes for a cohort of intakes.
+"""``backplan diff``: what a change of rules or knowledge changes for a cohort of intakes.
 
-Each line of a JSON Lines file is one answers object. Every valid line is planned with the rules before
-and after the change; the report lists the intakes whose outcome, programme, warnings (rule ids) or
-planned exercises (ids) differ. Invalid lines are reported with their line numbers and skipped.
+Each line of a JSON Lines file is one answers object. Every valid line is planned by the rule book before
+and after the change (each its own rules and knowledge folders); the report lists every intake whose plan
+differs, and how: screen outcome, programme, warnings (added, removed, level), the words of any warning
+or screen reason, exercises (added, removed), and, for an exercise in both plans, its dose, its
+equipment and its cautions. Lines that are not valid answers for a side are reported with their line
+numbers and skipped; ``backplan cohort`` writes a cohort with one intake for each class the rules
+distinguish.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._tomlio import decode_text, read_bytes
-from .errors import EngineError, InputError, IntakeError
+from .errors import BackplanError, EngineError, InputError, IntakeError
 from .intake import Intake, parse_answers_text, parse_intake
-from .plan import Plan
+from .plan import Plan, PlannedExercise
 from .planner import RuleBook, recommend
+from .resources import default_knowledge_dir, default_rules_dir
 
-KINDS: tuple[str, ...] = ("outcome", "programme", "warnings", "exercises", "failure")
+KINDS: tuple[str, ...] = (
+    "failure",
+    "outcome",
+    "programme",
+    "warnings",
+    "messages",
+    "exercises",
+    "doses",
+    "equipment",
+    "cautions",
+    "excluded",
+)
+SHOWN_WORDS = 60  # characters of a changed message shown on each side
+
+
+@dataclass(frozen=True)
+class Dose:
+    sets: int
+    reps: str | None
+    hold_seconds: int | None
+    rest_seconds: int
+
+    def __str__(self) -> str:
+        amount = f"{self.sets} x {self.reps} reps" if self.reps else f"{self.sets} x {self.hold_seconds} s"
+        return f"{amount}, rest {self.rest_seconds} s"
 
 
 @dataclass(frozen=True)
@@ -26,9 +56,72 @@ class Side:
 
     outcome: str
     programme: str | None
-    warnings: frozenset[str]
-    exercises: frozenset[str]
+    warnings: Mapping[str, str] = field(default_factory=dict)  # rule -> level
+    messages: Mapping[str, str] = field(default_factory=dict)  # "warning rule" / "reason rule" -> words
+    exercises: Mapping[str, Dose] = field(default_factory=dict)
+    equipment: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    cautions: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    excluded: frozenset[str] = frozenset()
     failure: str | None = None
+
+    @classmethod
+    def of(cls, plan: Plan) -> Side:
+        planned: list[PlannedExercise] = [e for s in plan.sessions for e in s.exercises]
+        messages = {f"warning {w.rule}": w.message for w in plan.warnings}
+        messages.update({f"reason {r.rule}": r.message for r in plan.screen.reasons})
+        return cls(
+            outcome=plan.screen.outcome,
+            programme=plan.programme,
+            warnings={w.rule: w.level for w in plan.warnings},
+            messages=messages,
+            exercises={e.id: Dose(e.sets, e.reps, e.hold_seconds, e.rest_seconds) for e in planned},
+            equipment={e.id: e.equipment for e in planned},
+            cautions={e.id: e.cautions for e in planned},
+            excluded=frozenset(x.id for x in plan.excluded),
+        )
+
+
+def _added_removed(before: Sequence[str] | frozenset[str], after: Sequence[str] | frozenset[str]) -> list[str]:
+    return [*(f"+{x}" for x in sorted(set(after) - set(before))), *(f"-{x}" for x in sorted(set(before) - set(after)))]
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= SHOWN_WORDS else text[: SHOWN_WORDS - 1] + "…")
+
+
+def _in_both(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in before.keys() & after.keys() if before[k] != after[k])
+
+
+def _describe_kind(kind: str, b: Side, a: Side) -> str:
+    if kind == "failure":
+        return f"failure {b.failure or 'none'} -> {a.failure or 'none'}"
+    if kind in ("outcome", "programme"):
+        return f"{kind} {getattr(b, kind) or 'none'} -> {getattr(a, kind) or 'none'}"
+    if kind == "warnings":
+        parts = _added_removed(list(b.warnings), list(a.warnings))
+        parts += [f"{r} {b.warnings[r]} -> {a.warnings[r]}" for r in _in_both(b.warnings, a.warnings)]
+        return "warnings " + " ".join(parts)
+    if kind == "messages":
+        changed = _in_both(b.messages, a.messages)
+        return "messages " + ", ".join(f"{k}: {_short(b.messages[k])} -> {_short(a.messages[k])}" for k in changed)
+    if kind == "exercises":
+        return "exercises " + " ".join(_added_removed(list(b.exercises), list(a.exercises)))
+    if kind == "doses":
+        changed = _in_both(b.exercises, a.exercises)
+        return "doses " + ", ".join(f"{x} {b.exercises[x]} -> {a.exercises[x]}" for x in changed)
+    if kind == "equipment":
+        changed = _in_both(b.equipment, a.equipment)
+        return "equipment " + ", ".join(
+            f"{x} {'+'.join(b.equipment[x]) or 'none'} -> {'+'.join(a.equipment[x]) or 'none'}" for x in changed
+        )
+    if kind == "cautions":
+        changed = _in_both(b.cautions, a.cautions)
+        return "cautions " + ", ".join(
+            f"{x} " + " ".join(_added_removed(b.cautions[x], a.cautions[x]) or ["(order)"]) for x in changed
+        )
+    assert kind == "excluded", kind
+    return "excluded " + " ".join(_added_removed(b.excluded, a.excluded))
 
 
 @dataclass(frozen=True)
@@ -41,31 +134,28 @@ class IntakeChange:
     def kinds(self) -> list[str]:
         b, a = self.before, self.after
         changed = {
+            "failure": b.failure != a.failure,
             "outcome": b.outcome != a.outcome,
             "programme": b.programme != a.programme,
             "warnings": b.warnings != a.warnings,
-            "exercises": b.exercises != a.exercises,
-            "failure": b.failure != a.failure,
+            "messages": bool(_in_both(b.messages, a.messages)),
+            "exercises": b.exercises.keys() != a.exercises.keys(),
+            "doses": bool(_in_both(b.exercises, a.exercises)),
+            "equipment": bool(_in_both(b.equipment, a.equipment)),
+            "cautions": bool(_in_both(b.cautions, a.cautions)),
+            "excluded": b.excluded != a.excluded,
         }
         return [kind for kind in KINDS if changed[kind]]
 
     def describe(self) -> str:
-        b, a = self.before, self.after
-        parts: list[str] = []
-        if "failure" in self.kinds:
-            parts.append(f"failure {b.failure or 'none'} -> {a.failure or 'none'}")
-        if "outcome" in self.kinds:
-            parts.append(f"outcome {b.outcome} -> {a.outcome}")
-        if "programme" in self.kinds:
-            parts.append(f"programme {b.programme or 'none'} -> {a.programme or 'none'}")
-        for kind in ("warnings", "exercises"):
-            if kind in self.kinds:
-                parts.append(f"{kind} {_set_change(getattr(b, kind), getattr(a, kind))}")
-        return "; ".join(parts)
+        return "; ".join(_describe_kind(kind, self.before, self.after) for kind in self.kinds)
 
-
-def _set_change(before: frozenset[str], after: frozenset[str]) -> str:
-    return " ".join([*(f"+{x}" for x in sorted(after - before)), *(f"-{x}" for x in sorted(before - after))])
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "line": self.line,
+            "kinds": self.kinds,
+            "changes": [_describe_kind(kind, self.before, self.after) for kind in self.kinds],
+        }
 
 
 @dataclass(frozen=True)
@@ -77,7 +167,7 @@ class LineError:
 @dataclass(frozen=True)
 class DiffReport:
     file: str
-    before: str  # rules folder and digest, for the header
+    before: str  # rules and knowledge folders with their digests, for the header
     after: str
     intakes: int  # valid lines compared
     changes: list[IntakeChange]
@@ -89,7 +179,7 @@ class DiffReport:
     def render(self) -> str:
         counts = self.counts()
         lines = [
-            f"Rule change diff for {self.file}",
+            f"Diff for {self.file}",
             f"  before: {self.before}",
             f"  after:  {self.after}",
             "",
@@ -105,18 +195,38 @@ class DiffReport:
             lines += [f"  line {e.line}: {e.message}" for e in self.errors]
         return "\n".join(lines) + "\n"
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.file,
+            "before": self.before,
+            "after": self.after,
+            "intakes": self.intakes,
+            "counts": self.counts(),
+            "changes": [c.as_dict() for c in self.changes],
+            "errors": [{"line": e.line, "message": e.message} for e in self.errors],
+        }
+
+
+def load_side(option: str, load: Callable[[], RuleBook]) -> RuleBook:
+    """Load one side's rule book; an error names the side (``--before`` or ``--after``) first."""
+    try:
+        return load()
+    except BackplanError as exc:
+        raise type(exc)(
+            exc.message,
+            file=f"{option}: {exc.file}" if exc.file else option,
+            location=exc.location,
+            rule=exc.rule,
+            suggestion=exc.suggestion,
+        ) from None
+
 
 def _side(intake: Intake, book: RuleBook) -> Side:
     try:
-        plan: Plan = recommend(intake, book)
+        plan = recommend(intake, book)
     except EngineError as exc:  # a change that breaks planning for someone is the most important change
-        return Side("none", None, frozenset(), frozenset(), failure=f"internal error: {exc.message}")
-    return Side(
-        plan.screen.outcome,
-        plan.programme,
-        frozenset(w.rule for w in plan.warnings),
-        frozenset(plan.exercise_ids()),
-    )
+        return Side("none", None, failure=f"internal error: {exc.message}")
+    return Side.of(plan)
 
 
 def _parse(line: str, where: str, books: Sequence[RuleBook]) -> list[Intake]:
@@ -159,5 +269,11 @@ def _without_file(exc: InputError) -> str:
     return type(exc)(exc.message, location=exc.location, rule=exc.rule, suggestion=exc.suggestion).line()
 
 
+def _folder(root: str, bundled: Path) -> str:
+    return "bundled" if Path(root).resolve() == bundled.resolve() else root
+
+
 def _label(book: RuleBook) -> str:
-    return f"{book.rules.root} ({book.rules.digest[:19]})"
+    rules = _folder(book.rules.root, default_rules_dir())
+    knowledge = _folder(book.knowledge.root, default_knowledge_dir())
+    return f"rules {rules} ({book.rules.digest[:19]}), knowledge {knowledge} ({book.knowledge.digest[:19]})"

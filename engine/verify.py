@@ -19,7 +19,6 @@ Two parts (docs/verify.md gives the full argument):
 
 from __future__ import annotations
 
-import itertools
 import multiprocessing
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,11 +33,12 @@ from .errors import EngineError, InputError
 from .facts import intake_fact
 from .intake import Intake, baseline_answers, intake_to_toml, parse_intake
 from .knowledge import Knowledge
-from .obligations import Obligation, obligations, programme_obligations, stop_obligations, unmet
+from .obligations import obligations, programme_obligations, stop_obligations, unmet
 from .output import check_folder
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
 from .ruleset import Stop, Warn
+from .space import Case, Cell, equipment_sets, plan_cases, plan_cells, stop_cases
 from .symbolic import Logic, describe
 
 INVARIANTS: dict[str, str] = {
@@ -69,15 +69,6 @@ FILES_PER_INVARIANT = 3  # minimal reproducing files written per invariant; the 
 
 
 @dataclass(frozen=True)
-class Case:
-    """One intake to evaluate, with the select rules its signature predicts (None: not predicted)."""
-
-    answers: dict[str, Any]
-    fired: frozenset[str] | None = None
-    recheck: bool = False
-
-
-@dataclass(frozen=True)
 class ProofFailure:
     invariant: str
     message: str
@@ -95,11 +86,6 @@ class Space:
     equipment_sets: tuple[tuple[str, ...], ...]
     stop_cases: int
     cases: tuple[Case, ...]
-
-
-def equipment_sets(knowledge: Knowledge) -> tuple[tuple[str, ...], ...]:
-    """No equipment, and every item: eligibility only grows with equipment, so these are the extremes."""
-    return ((), tuple(knowledge.equipment))
 
 
 def prove(logic: Logic) -> tuple[list[str], list[ProofFailure]]:
@@ -152,67 +138,18 @@ def prove(logic: Logic) -> tuple[list[str], list[ProofFailure]]:
     return proved, failures
 
 
-def _stop_cases(logic: Logic, todo: Sequence[Obligation]) -> list[Case]:
-    """A minimal intake for every declared stop and for every stop rule: the stop region, planned for real."""
-    out: dict[str, Case] = {}
-    formulas = [logic.encode(o.premise) for o in todo if o.is_stop] + [logic.when(r) for r in logic.stop_rules()]
-    for formula in formulas:
-        example = logic.example(formula)
-        if example is not None:
-            answers = logic.answers(example)
-            out.setdefault(repr(sorted(example.items())), Case(answers, None, recheck=True))
-    return list(out.values())
-
-
-Cell = tuple[str, str]  # (experience, programme): the answers plan assembly reads besides fired rules
-
-
-def _cells(knowledge: Knowledge) -> list[Cell]:
-    return list(itertools.product(("beginner", "intermediate", "advanced"), knowledge.programmes))
-
-
-def signatures(logic: Logic, cell: Cell) -> list[tuple[dict[str, Any], frozenset[str]]]:
-    """Every combination of fired select rules that some intake in ``cell`` produces, with one such intake."""
-    experience, programme = cell
-    select = logic.rules.stage("select")
-    terms = [logic.fires(r) for r in select]
-    solver = z3.Solver()
-    solver.add(logic.domain, logic.planned, logic.programme_is(programme))
-    solver.add(logic.is_value("experience", experience))
-    out: list[tuple[dict[str, Any], frozenset[str]]] = []
-    while solver.check() == z3.sat:
-        model = solver.model()
-        truth = [z3.is_true(model.eval(t, model_completion=True)) for t in terms]
-        out.append((logic.values(model), frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)))
-        solver.add(z3.Or(*[t != hit for t, hit in zip(terms, truth, strict=True)]))
-    return out
-
-
-def _plan_cases(logic: Logic, cells: Sequence[Cell], sets: Sequence[tuple[str, ...]]) -> list[Case]:
-    knowledge = logic.knowledge
-    cases: list[Case] = []
-    for cell in cells:
-        for values, fired in signatures(logic, cell):
-            for owned in sets:
-                flat = dict(values)
-                flat.update({f"equipment.{e}": e in owned for e in knowledge.equipment})
-                answers = logic.answers({k: v for k, v in flat.items()})
-                cases.append(Case(answers, fired))
-    return cases
-
-
 def build_space(book: RuleBook, cells: Sequence[Cell] | None = None) -> Space:
     """The proofs, and every intake to plan (``cells`` narrows the plan region, for tests)."""
     logic = Logic(book.rules, book.knowledge)
     proved, failures = prove(logic)
     todo = obligations(book.knowledge)
-    stops = _stop_cases(logic, todo)
-    chosen = list(cells) if cells is not None else _cells(book.knowledge)
+    stops = stop_cases(logic, todo)
+    chosen = list(cells) if cells is not None else plan_cells(book.knowledge)
     sets = equipment_sets(book.knowledge)
-    plan_cases = _plan_cases(logic, chosen, sets)
+    planned = plan_cases(logic, chosen, sets)
     cases = [
         Case(c.answers, c.fired, recheck=c.recheck or i % DETERMINISM_EVERY == 0)
-        for i, c in enumerate([*stops, *plan_cases])
+        for i, c in enumerate([*stops, *planned])
     ]
     return Space(
         obligations=len(todo),
@@ -223,7 +160,7 @@ def build_space(book: RuleBook, cells: Sequence[Cell] | None = None) -> Space:
             for o in stop_obligations(book.knowledge)
         ),
         cells=len(chosen),
-        signatures=len(plan_cases) // max(1, len(sets)),
+        signatures=len(planned) // max(1, len(sets)),
         equipment_sets=sets,
         stop_cases=len(stops),
         cases=tuple(cases),

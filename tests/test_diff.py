@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,7 @@ from typer.testing import CliRunner
 
 import engine
 from cli import app
-from engine.diff import IntakeChange, LineError, Side, diff_cohort
+from engine.diff import KINDS, Dose, IntakeChange, LineError, Side, diff_cohort
 from tests.conftest import ROOT, answers
 
 runner = CliRunner()
@@ -76,10 +79,13 @@ def test_threshold_change_changes_outcome_and_warnings(tmp_path: Path, book: eng
     assert [(c.line, c.kinds, c.describe()) for c in report.changes] == [
         (1, ["outcome", "warnings"], "outcome clear -> consult; warnings +caution_strong_pain")
     ]
-    assert report.counts() == {"outcome": 1, "programme": 0, "warnings": 1, "exercises": 0, "failure": 0}
+    assert report.counts() == {kind: int(kind in ("outcome", "warnings")) for kind in KINDS}
     text = report.render()
     assert "\n4 intakes compared, 1 changed, 3 invalid lines skipped\n" in text
-    assert "\n  outcome 1, programme 0, warnings 1, exercises 0\n" in text
+    assert (
+        "\n  outcome 1, programme 0, warnings 1, messages 0, exercises 0, doses 0, equipment 0, cautions 0, "
+        "excluded 0\n"
+    ) in text
     assert "\nChanged intakes:\n  line 1: outcome clear -> consult; warnings +caution_strong_pain\n" in text
     assert text.endswith(
         "Invalid lines (skipped):\n"
@@ -94,9 +100,11 @@ def test_new_exclusion_changes_exercises(tmp_path: Path, book: engine.RuleBook) 
     report = diff_cohort(cohort(tmp_path), book, after)
     assert [c.line for c in report.changes] == [1, 2, 6]  # every plan that had a plank; line 4 is a stop
     for change in report.changes:
-        assert change.kinds == ["exercises"]
+        assert change.kinds == ["exercises", "excluded"]
         assert "plank" in change.before.exercises and "plank" not in change.after.exercises
-        assert "-plank" in change.describe().split()
+        assert "plank" in change.after.excluded - change.before.excluded
+        assert "-plank;" in change.describe().split()
+        assert change.describe().endswith("; excluded +plank")
 
 
 def test_same_rules_change_nothing(tmp_path: Path, book: engine.RuleBook) -> None:
@@ -116,14 +124,100 @@ def test_line_numbers_count_newlines_only(tmp_path: Path, book: engine.RuleBook)
 
 
 def test_failure_on_one_side_is_a_change() -> None:
-    ok = Side("clear", "strength", frozenset({"a"}), frozenset({"plank"}))
-    broken = Side("none", None, frozenset(), frozenset(), failure="internal error: no programme")
+    ok = Side("clear", "strength", warnings={"a": "info"}, exercises={"plank": Dose(2, None, 30, 60)})
+    broken = Side("none", None, failure="internal error: no programme")
     change = IntakeChange(9, ok, broken)
-    assert change.kinds == ["outcome", "programme", "warnings", "exercises", "failure"]
+    assert change.kinds == ["failure", "outcome", "programme", "warnings", "exercises"]
     assert change.describe() == (
         "failure none -> internal error: no programme; outcome clear -> none; programme strength -> none; "
         "warnings -a; exercises -plank"
     )
+
+
+def test_every_kind_of_change_is_described() -> None:
+    before = Side(
+        "consult",
+        "gentle",
+        warnings={"w1": "consult", "w2": "info"},
+        messages={"warning w1": "See your doctor.", "reason r1": "old words"},
+        exercises={"plank": Dose(2, None, 20, 60), "bird_dog": Dose(2, "6-8", None, 45)},
+        equipment={"plank": (), "bird_dog": ()},
+        cautions={"plank": ("a",), "bird_dog": ()},
+        excluded=frozenset({"deadlift"}),
+    )
+    after = Side(
+        "consult",
+        "gentle",
+        warnings={"w1": "caution", "w3": "info"},
+        messages={"warning w1": "See your doctor soon.", "reason r1": "old words"},
+        exercises={"plank": Dose(3, None, 20, 60), "cat_cow": Dose(1, "5", None, 30)},
+        equipment={"plank": ("mat",), "cat_cow": ()},
+        cautions={"plank": ("b",), "cat_cow": ()},
+        excluded=frozenset({"deadlift", "bird_dog"}),
+    )
+    change = IntakeChange(1, before, after)
+    assert change.kinds == ["warnings", "messages", "exercises", "doses", "equipment", "cautions", "excluded"]
+    assert change.as_dict() == {
+        "line": 1,
+        "kinds": change.kinds,
+        "changes": [
+            "warnings +w3 -w2 w1 consult -> caution",
+            "messages warning w1: 'See your doctor.' -> 'See your doctor soon.'",
+            "exercises +cat_cow -bird_dog",
+            "doses plank 2 x 20 s, rest 60 s -> 3 x 20 s, rest 60 s",
+            "equipment plank none -> mat",
+            "cautions plank +b -a",
+            "excluded +bird_dog",
+        ],
+    }
+
+
+def test_a_dose_change_in_a_rule_is_reported(tmp_path: Path, book: engine.RuleBook) -> None:
+    folder = tmp_path / "after"
+    shutil.copytree(RULES, folder)
+    changed = 0
+    for path in sorted(folder.rglob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        if "rest_seconds = " in text:
+            path.write_text(re.sub(r"rest_seconds = (\d+)", lambda m: f"rest_seconds = {int(m[1]) + 5}", text))
+            changed += 1
+    assert changed, "no rule prescribes a rest: the test must change one"
+    report = diff_cohort(cohort(tmp_path), book, engine.load_rulebook(folder))
+    assert report.counts()["doses"] >= 1
+    assert all(c.kinds == ["doses"] for c in report.changes), [c.describe() for c in report.changes]
+    assert re.search(r"rest (\d+) s -> .*rest \d+ s", report.changes[0].describe())
+
+
+def test_a_knowledge_change_on_one_side_is_reported(tmp_path: Path, book: engine.RuleBook) -> None:
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    hits = 0
+    for path in sorted((knowledge / "exercises").glob("*.toml")):
+        text = path.read_text(encoding="utf-8")
+        hits += text.count('name = "Plank"')
+        path.write_text(text.replace('name = "Plank"', 'name = "Front plank"'), encoding="utf-8")
+    assert hits == 1
+    result = runner.invoke(
+        app,
+        ["diff", "--after", str(RULES), "--after-knowledge", str(knowledge), "--format", "json", str(cohort(tmp_path))],
+    )
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["after"].endswith(f"knowledge {knowledge} ({engine.load_knowledge(knowledge).digest[:19]})")
+    assert report["before"] != report["after"]
+    assert report["intakes"] == 4
+
+
+@pytest.mark.parametrize("side", ["--before", "--after", "--before-knowledge", "--after-knowledge"])
+def test_the_side_that_fails_to_load_is_named(tmp_path: Path, side: str) -> None:
+    missing = tmp_path / "missing"
+    args = ["diff", "--after", str(RULES), side, str(missing), str(cohort(tmp_path))]
+    result = runner.invoke(app, args)
+    option = side.split("-knowledge")[0]
+    kind = "knowledge" if "knowledge" in side else "rules"
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr == f"backplan: error: {option}: {missing}: {kind} folder not found\n"
 
 
 def test_cli_diff(tmp_path: Path) -> None:
@@ -142,8 +236,37 @@ def test_cli_diff_bad_input_exit_2(tmp_path: Path, which: str) -> None:
         expected = f"backplan: error: {cohort_path}: file not found"
     else:
         after = tmp_path / "no-rules"
-        expected = f"backplan: error: {after}: rules folder not found"
+        expected = f"backplan: error: --after: {after}: rules folder not found"
     result = runner.invoke(app, ["diff", "--before", str(RULES), "--after", str(after), str(cohort_path)])
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [expected]
+
+
+@pytest.mark.slow
+def test_cohort_has_one_valid_intake_per_class_and_every_rule_fires_on_one(tmp_path: Path) -> None:
+    from engine.space import rule_cases
+    from engine.symbolic import Logic
+
+    out = tmp_path / "cohort.jsonl"
+    command = [sys.executable, "-m", "cli", "cohort"]
+    result = subprocess.run([*command, "--out", str(out)], capture_output=True, text=True, cwd=ROOT, check=False)
+    assert result.returncode == 0, result.stderr
+    lines = out.read_text(encoding="utf-8").splitlines()
+    assert result.stderr == f"{len(lines)} intakes\n"
+    assert len(set(lines)) == len(lines)
+    book = engine.load_rulebook()
+    rows = [json.loads(line) for line in lines]
+    for row in rows:
+        engine.parse_intake(row, book.knowledge)
+    per_rule = [c.answers for c in rule_cases(Logic(book.rules, book.knowledge))]
+    assert all(answers in rows for answers in per_rule)
+    fired = {
+        e.rule
+        for answers in per_rule
+        for e in engine.recommend(engine.parse_intake(answers, book.knowledge), book).trace
+    }
+    assert fired == {r.id for r in book.rules.rules}  # every shipped rule can fire, and does on its own line
+    # the same rules and knowledge give the same cohort, byte for byte (a fresh process, as a user runs it)
+    again = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True)
+    assert again.stdout == out.read_text(encoding="utf-8")

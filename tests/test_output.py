@@ -150,7 +150,8 @@ def test_verify_out_is_refused_before_any_work(tmp_path: Path) -> None:
         result = run("verify", "--out", str(target))
         assert result.exit_code == 2
         assert result.stdout == ""
-        assert result.stderr == f"backplan: error: {target}: --out: cannot write: {afile} is a file, expected a folder\n"
+        expected = f"backplan: error: {target}: --out: cannot write: {afile} is a file, expected a folder\n"
+        assert result.stderr == expected
     assert afile.read_bytes() == OLD
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 import engine
 from cli import app
-from engine import verify
+from engine import space
 from engine.compiler import compile_stages
 from engine.durable_host import DurableEvaluator
 from engine.obligations import stop_obligations
@@ -66,7 +66,7 @@ def test_red_flags_come_from_the_declarations(book: engine.RuleBook) -> None:
 
 def test_signatures_are_distinct_and_each_is_what_fires(book: engine.RuleBook) -> None:
     logic = Logic(book.rules, book.knowledge)
-    found = verify.signatures(logic, ("intermediate", "strength"))
+    found = space.signatures(logic, ("intermediate", "strength"))
     assert len({fired for _, fired in found}) == len(found) > 10
     for values, fired in found[:25]:
         plan = engine.recommend(engine.parse_intake(logic.answers(values), book.knowledge), book)

@@ -1,0 +1,115 @@
+"""The intake classes the rules distinguish: what ``verify`` plans and ``cohort`` writes.
+
+Plan assembly depends on which select rules fired, on experience, programme and equipment, nothing
+else, so one intake per *signature* (a combination of fired select rules that some intake produces,
+found by the solver) per (experience, programme) cell and per equipment extreme covers every plan the
+rules can assemble. Stopping intakes: one minimal intake per declared stop and per stop rule. Every
+other rule: one minimal intake where it fires, so that a change to any rule shows on some intake.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from .knowledge import LEVELS, Knowledge
+from .obligations import Obligation, obligations
+from .planner import RuleBook
+from .symbolic import Logic
+
+
+@dataclass(frozen=True)
+class Case:
+    """One intake to evaluate, with the select rules its signature predicts (None: not predicted)."""
+
+    answers: dict[str, Any]
+    fired: frozenset[str] | None = None
+    recheck: bool = False
+
+
+Cell = tuple[str, str]  # (experience, programme): the answers plan assembly reads besides fired rules
+
+
+def equipment_sets(knowledge: Knowledge) -> tuple[tuple[str, ...], ...]:
+    """No equipment, and every item: eligibility only grows with equipment, so these are the extremes."""
+    return ((), tuple(knowledge.equipment))
+
+
+def stop_cases(logic: Logic, todo: Sequence[Obligation]) -> list[Case]:
+    """A minimal intake for every declared stop and for every stop rule: the stop region, planned for real."""
+    out: dict[str, Case] = {}
+    formulas = [logic.encode(o.premise) for o in todo if o.is_stop] + [logic.when(r) for r in logic.stop_rules()]
+    for formula in formulas:
+        example = logic.example(formula)
+        if example is not None:
+            answers = logic.answers(example)
+            out.setdefault(repr(sorted(example.items())), Case(answers, None, recheck=True))
+    return list(out.values())
+
+
+def plan_cells(knowledge: Knowledge) -> list[Cell]:
+    """Every (experience, programme) pair."""
+    return list(itertools.product(LEVELS, knowledge.programmes))
+
+
+def signatures(logic: Logic, cell: Cell) -> list[tuple[dict[str, Any], frozenset[str]]]:
+    """Every combination of fired select rules that some intake in ``cell`` produces, with one such intake."""
+    experience, programme = cell
+    select = logic.rules.stage("select")
+    terms = [logic.fires(r) for r in select]
+    solver = z3.Solver()
+    solver.add(logic.domain, logic.planned, logic.programme_is(programme))
+    solver.add(logic.is_value("experience", experience))
+    out: list[tuple[dict[str, Any], frozenset[str]]] = []
+    while solver.check() == z3.sat:
+        model = solver.model()
+        truth = [z3.is_true(model.eval(t, model_completion=True)) for t in terms]
+        out.append((logic.values(model), frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)))
+        solver.add(z3.Or(*[t != hit for t, hit in zip(terms, truth, strict=True)]))
+    return out
+
+
+def plan_cases(logic: Logic, cells: Sequence[Cell], sets: Sequence[tuple[str, ...]]) -> list[Case]:
+    knowledge = logic.knowledge
+    cases: list[Case] = []
+    for cell in cells:
+        for values, fired in signatures(logic, cell):
+            for owned in sets:
+                flat = dict(values)
+                flat.update({f"equipment.{e}": e in owned for e in knowledge.equipment})
+                answers = logic.answers({k: v for k, v in flat.items()})
+                cases.append(Case(answers, fired))
+    return cases
+
+
+def rule_cases(logic: Logic) -> list[Case]:
+    """A minimal intake on which each rule fires (rules that can never fire have none)."""
+    out: dict[str, Case] = {}
+    for item in logic.rules.rules:
+        example = logic.example(logic.fires(item))
+        if example is not None:
+            out.setdefault(repr(sorted(example.items())), Case(logic.answers(example)))
+    return list(out.values())
+
+
+def cohort(book: RuleBook) -> list[dict[str, Any]]:
+    """One answers object per class the rules distinguish, in a fixed order, without repeats: the stop
+    region, every rule firing, and every signature with no equipment and with every item."""
+    logic = Logic(book.rules, book.knowledge)
+    cases = [
+        *stop_cases(logic, obligations(book.knowledge)),
+        *rule_cases(logic),
+        *plan_cases(logic, plan_cells(book.knowledge), equipment_sets(book.knowledge)),
+    ]
+    seen: set[str] = set()
+    out: list[dict[str, Any]] = []
+    for case in cases:
+        key = repr(case.answers)
+        if key not in seen:
+            seen.add(key)
+            out.append(case.answers)
+    return out
