@@ -114,7 +114,29 @@ def parse_toml(text: str, file: str, error: type[BackplanError]) -> dict[str, An
         data: dict[str, Any] = tomllib.loads(text)
         return data
     except tomllib.TOMLDecodeError as exc:
-        raise error(f"malformed TOML: {exc}", file=file) from None
+        near = _entry_before(text, exc)
+        rule = near if near is not None and error.__name__ == "RuleError" else None
+        location = f"in the entry with id '{near}'" if near is not None and rule is None else None
+        raise error(f"malformed TOML: {exc}", file=file, rule=rule, location=location) from None
+
+
+_ID_LINE = re.compile(r"""^\s*id\s*=\s*["']([^"'\n]{1,80})["']""")
+
+
+def _entry_before(text: str, exc: Exception) -> str | None:
+    """The id of the entry (rule, exercise, question...) a syntax error is in: the last ``id = "..."``
+    at or above the line the error names."""
+    lineno = getattr(exc, "lineno", None)
+    if not isinstance(lineno, int):
+        found = re.search(r"at line (\d+)", str(exc))
+        lineno = int(found[1]) if found else None
+    if lineno is None:
+        return None
+    for line in reversed(text.splitlines()[:lineno]):
+        match = _ID_LINE.match(line)
+        if match:
+            return match[1]
+    return None
 
 
 class _DuplicateKey(ValueError):
@@ -222,18 +244,70 @@ def pydantic_to_error(
     location = f"{prefix}.{where}" if prefix and where else (prefix or where or None)
     kind = first.get("type", "")
     suggestion = None
+    field = str(next((p for p in reversed(loc) if isinstance(p, str)), "value"))
     if kind == "extra_forbidden":
         message = "unknown key"
         suggestion = closest(str(loc[-1]), _field_names(model, loc)) if loc else None
     elif kind == "missing":
         message = "is required but missing"
+    elif kind == "value_error":  # our own validators: their message already says what was given
+        message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
     else:
-        message = str(first.get("msg", "invalid value"))
-        if kind == "value_error":  # our own validators: their message already says what was given
-            message = message.removeprefix("Value error, ")
-        elif "input" in first and kind not in ("model_type", "dict_type") and not isinstance(first["input"], dict):
-            shown = repr(first["input"])
-            if len(shown) > 60:
-                shown = shown[:57] + "..."
-            message += f", got {shown}"
+        message, suggestion = _plain(first, field)
     return error(message, file=file, location=location, rule=rule, suggestion=suggestion)
+
+
+def _shown_input(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _plain(error: Any, field: str) -> tuple[str, str | None]:
+    """A pydantic error in plain words, with an example of the right form (never "valid tuple")."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    got = f", got {_shown_input(given)}" if "input" in error and not isinstance(given, dict) else ""
+    if kind in ("tuple_type", "list_type", "set_type", "frozen_set_type"):
+        example = f'["{given}"]' if isinstance(given, str) else '["a", "b"]'
+        return f"expected a list in square brackets, e.g. {field} = {example}{got}", None
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"expected a whole number, e.g. {field} = 10{got}", None
+    if kind in ("string_type", "str_type"):
+        return f'expected text in quotes, e.g. {field} = "..."{got}', None
+    if kind in ("bool_type", "bool_parsing"):
+        return f"expected true or false, e.g. {field} = true{got}", None
+    if kind in ("float_type", "float_parsing"):
+        return f"expected a number, e.g. {field} = 1.5{got}", None
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f'expected a table of keys, e.g. {field} = {{ key = "value" }}{got}', None
+    if kind == "literal_error":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
+        suggestion = closest(str(given), allowed) if isinstance(given, str) else None
+        return f"expected one of: {', '.join(allowed)}{got}", suggestion
+    if kind == "union_tag_invalid":
+        allowed = re.findall(r"'([^']*)'", str(ctx.get("expected_tags", "")))
+        tag = str(ctx.get("tag", given))
+        what = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"unknown {what} '{tag}' (expected one of: {', '.join(allowed)})", closest(tag, allowed)
+    if kind == "union_tag_not_found":
+        what = str(ctx.get("discriminator", "kind")).strip("'")
+        return f"missing {what} (say which kind this is)", None
+    if kind == "string_pattern_mismatch":
+        pattern = str(ctx.get("pattern", ""))
+        if pattern == "^[a-z][a-z0-9_]*$":
+            return f"expected an id of small letters, digits and _, starting with a letter, e.g. my_rule{got}", None
+        return f"does not have the expected form ({pattern}){got}", None
+    if kind == "string_too_short":
+        return f"too short: at least {ctx.get('min_length')} characters{got}", None
+    if kind == "string_too_long":
+        return f"too long: at most {ctx.get('max_length')} characters{got}", None
+    if kind in ("too_short", "too_long"):
+        bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
+        word = "at least" if kind == "too_short" else "at most"
+        return f"expected {word} {bound} entries{got}", None
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}{got}", None
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}{got}", None
+    return str(error.get("msg", "invalid value")) + got, None

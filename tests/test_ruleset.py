@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -87,10 +88,36 @@ def test_extra_valid_rule_loads(tmp_path: Path, knowledge: engine.Knowledge) -> 
         ),
         ("gte = 3", "gte = 11", "when: pain.intensity", None, "can never hold"),
         ('source = "seed_002"', 'source = "seed_02"', "source", "seed_002", "unknown source"),
-        ('level = "info"', 'level = "infos"', "then.0.warn.level", None, "Input should be"),
-        ('action = "warn"', 'action = "warm"', "then.0", None, "does not match any of the expected tags"),
+        (
+            'level = "info"',
+            'level = "infos"',
+            "then.0.warn.level",
+            "info",
+            "expected one of: info, caution, consult, urgent, got 'infos'",
+        ),
+        (
+            'action = "warn"',
+            'action = "warm"',
+            "then.0",
+            "warn",
+            "unknown action 'warm' (expected one of: stop, warn, exclude, include, programme, derive, "
+            "prescribe, limit)",
+        ),
         ("priority = 500", "priorty = 500", "priorty", "priority", "unknown key"),
-        ('stage = "select"', 'stage = "screan"', "stage", None, "Input should be"),
+        (
+            'stage = "select"',
+            'stage = "screan"',
+            "stage",
+            "screen",
+            "expected one of: screen, route, select, got 'screan'",
+        ),
+        (
+            "priority = 500",
+            'priority = "high"',
+            "priority",
+            None,
+            "expected a whole number, e.g. priority = 10, got 'high'",
+        ),
     ],
 )
 def test_rule_defects(
@@ -212,4 +239,47 @@ def test_condition_without_rule(tmp_path: Path, knowledge: engine.Knowledge) -> 
 def test_python_cannot_be_smuggled_in(tmp_path: Path, knowledge: engine.Knowledge) -> None:
     text = GOOD.replace('action = "warn"', "action = \"run\"\ncode = \"__import__('os').system('true')\"")
     err = _load_error(tmp_path, text, knowledge)
-    assert "does not match any of the expected tags" in err.message
+    assert err.message.startswith("unknown action 'run' (expected one of: stop, warn,")
+
+
+def test_a_toml_syntax_error_names_the_rule_around_it(tmp_path: Path, knowledge: engine.Knowledge) -> None:
+    second = GOOD.replace('id = "extra_rule"', 'id = "second_rule"').replace("gte = 3 }", "gte = 3")
+    err = _load_error(tmp_path, GOOD + second, knowledge)
+    assert (err.rule, err.location) == ("second_rule", None)
+    assert err.message.startswith("malformed TOML: ")
+    assert err.file is not None and err.file.endswith("zz_extra.toml")
+
+
+def test_a_toml_syntax_error_in_knowledge_names_the_entry(tmp_path: Path) -> None:
+    folder = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", folder)
+    path = folder / "equipment.toml"
+    text = path.read_text(encoding="utf-8")
+    first_id = re.search(r'^id = "([a-z_]+)"', text, re.M)
+    assert first_id is not None
+    path.write_text(text.replace(first_id[0], first_id[0] + "\nname = [", 1), encoding="utf-8")
+    with pytest.raises(engine.KnowledgeError) as info:
+        engine.load_knowledge(folder)
+    assert info.value.location == f"in the entry with id '{first_id[1]}'"
+    assert info.value.message.startswith("malformed TOML: ")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('level = "info"', "level = 3", "expected one of: info, caution, consult, urgent, got 3"),
+        ('message = "A harmless', 'message = ["A harmless', None),
+        ("gte = 3", "gte = true", None),
+    ],
+)
+def test_errors_are_plain_words_never_pydantic_jargon(
+    tmp_path: Path, knowledge: engine.Knowledge, old: str, new: str, message: str | None
+) -> None:
+    text = GOOD.replace(old, new)
+    if new.startswith('message = ["'):
+        text = text.replace('tests."', 'tests."]')
+    err = _load_error(tmp_path, text, knowledge)
+    for jargon in ("Input should", "valid tuple", "valid string", "valid integer", "valid dictionary"):
+        assert jargon not in err.message
+    if message is not None:
+        assert err.message == message

@@ -354,7 +354,7 @@ MALFORMED = [
     (
         "bad_warning_level",
         scenario_text('highest_warning = "severe"'),
-        "expect.highest_warning: Input should be 'urgent', 'consult', 'caution' or 'info', got 'severe'",
+        "expect.highest_warning: expected one of: urgent, consult, caution, info, got 'severe'",
     ),
     (
         "unknown_rule",
@@ -374,7 +374,7 @@ MALFORMED = [
     (
         "bad_outcome",
         scenario_text('outcome = "stopp"'),
-        "expect.outcome: Input should be 'clear', 'consult' or 'stop', got 'stopp'",
+        "expect.outcome: expected one of: clear, consult, stop, got 'stopp' (did you mean 'stop'?)",
     ),
     ("no_expectation", scenario_text(""), "expect: give at least one expectation"),
     (
@@ -405,7 +405,7 @@ MALFORMED = [
     (
         "bad_answer",
         scenario_text(GOOD_EXPECT, '[answers.pain]\nstatus = "nonee"'),
-        "answers.pain.status: Input should be 'none', 'acute', 'subacute' or 'chronic', got 'nonee'",
+        "answers.pain.status: expected one of: none, acute, subacute, chronic, got 'nonee' (did you mean 'none'?)",
     ),
     (
         "intensity_without_pain",
@@ -425,7 +425,7 @@ MALFORMED = [
     (
         "answers_not_a_table",
         scenario_text(GOOD_EXPECT, header=HEADER + "answers = 3\n").replace("\n[answers]\n", "\n"),
-        "answers: Input should be a valid dictionary",
+        'answers: expected a table of keys, e.g. answers = { key = "value" }, got 3',
     ),
 ]
 
