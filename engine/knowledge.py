@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
@@ -147,6 +148,13 @@ class ScreeningQuestion(_Strict):
     # What a "yes" means (the SPEC table's rows); none = the answer only qualifies other rows.
     yes: tuple[Meaning, ...] = ()
 
+    @field_validator("text")
+    @classmethod
+    def _is_a_question(cls, text: str) -> str:
+        if not text.rstrip().endswith("?"):
+            raise ValueError(f"a screening question is asked as a yes/no question, ending in '?': {text!r}")
+        return text
+
 
 class Prescription(_Strict):
     sets: StrictInt = Field(ge=1, le=10)
@@ -163,6 +171,10 @@ class Prescription(_Strict):
         return hold
 
 
+# A step a person follows: a short sentence, never a blank or a word.
+Step = Annotated[str, StringConstraints(min_length=8, pattern=r"\S.*\S")]
+
+
 class Exercise(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=3)
@@ -176,7 +188,7 @@ class Exercise(_Strict):
     tags: tuple[str, ...] = Field(min_length=1)
     blocks: tuple[Block, ...] = Field(min_length=1)
     prescription: Prescription
-    steps: tuple[str, ...] = Field(min_length=1)
+    steps: tuple[Step, ...] = Field(min_length=1)
     # Any one of these mastered first (seed 003: barbell rows only after machine or pulley rows).
     prerequisites: tuple[str, ...] = ()
     contraindications: tuple[str, ...] = ()
@@ -464,6 +476,12 @@ def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> N
         file = origin[ex.id]
         loc = f"exercise '{ex.id}'"
         _ref(ex.source, k.sources, "source", file, f"{loc}.source")
+        if k.sources[ex.source].kind == "convention":
+            raise KnowledgeError(
+                f"cites '{ex.source}', a house convention: a catalogue entry cites a seed article or a guideline",
+                file=str(file),
+                location=f"{loc}.source",
+            )
         _ref(ex.pattern, k.patterns, "pattern", file, f"{loc}.pattern")
         for muscle in ex.muscles:
             _ref(muscle, k.muscles, "muscle", file, f"{loc}.muscles")
