@@ -8,6 +8,7 @@ possible intake, by the solver in ``symbolic``; the declared meanings are proved
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,12 @@ from .errors import RuleError
 from .facts import NO_PROGRAMME
 from .knowledge import EXERCISE_DIR, Knowledge
 from .obligations import unmet
-from .ruleset import ChooseProgramme, Include, LoadedRule, RuleSet
+from .ruleset import ChooseProgramme, Exclude, Include, LoadedRule, Prescribe, RuleSet
 from .symbolic import Logic, any_of, describe
+
+# The order problems are listed in, most direct first: a declared meaning the rules break, then two rules
+# that contradict each other for the same person, then a rule that can never take effect, then gaps.
+BROKEN_MEANING, CONFLICT, DEAD, GAP = range(4)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,7 @@ class Problem:
     file: str
     rule: str | None
     message: str
+    rank: int = GAP
 
     def line(self) -> str:
         return f"{self.file}: {self.rule}: {self.message}" if self.rule else f"{self.file}: {self.message}"
@@ -56,7 +62,7 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
 
     # What the answers mean (knowledge/screening.toml, conditions.toml): proved for every intake.
     for miss in unmet(logic):
-        found.append(Problem(miss.file, miss.rule, miss.message))
+        found.append(Problem(miss.file, miss.rule, miss.message, rank=BROKEN_MEANING))
 
     # Every condition in the vocabulary must be handled by some rule.
     read = {leaf.target() for item in items for leaf in item.rule.when.leaves()}
@@ -93,12 +99,14 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
                 if not logic.possible(logic.when(item))
                 else "whenever it holds, the screen has stopped the plan first"
             )
-            found.append(Problem(item.file, item.id, f"can never fire: {why}: {item.rule.when.describe()}"))
+            found.append(Problem(item.file, item.id, f"can never fire: {why}: {item.rule.when.describe()}", rank=DEAD))
 
     # After the screen, some programme is always chosen (else the planner would have to fail).
     lost = logic.example(z3.Not(logic.stop), logic.programme_is(NO_PROGRAMME))
     if lost is not None:
-        found.append(Problem(rules.root, None, f"no rule chooses a programme for: {describe(lost, order)}"))
+        found.append(
+            Problem(rules.root, None, f"no rule chooses a programme for: {describe(lost, order)}", rank=BROKEN_MEANING)
+        )
 
     # Two rules choosing different programmes at the same priority for the same person.
     choosers = [(item, a.programme) for item in items for a in item.rule.then if isinstance(a, ChooseProgramme)]
@@ -109,6 +117,32 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
                 rb.id,
                 f"chooses '{pb}' while rule {ra.id} chooses '{pa}' at the same priority "
                 f"{ra.rule.priority}, both for: {describe(fact, order)}",
+                rank=CONFLICT,
+            )
+        )
+
+    # Two rules prescribing different doses for the same category at the same priority: which one wins
+    # would be decided by the alphabetical order of their ids, not by the rules.
+    for ra, rb, category, name, va, vb, fact in _disagreeing_prescriptions(logic, items):
+        found.append(
+            Problem(
+                rb.file,
+                rb.id,
+                f"prescribes {name} = {vb!r} for {category} while rule {ra.id} prescribes {va!r} at the same "
+                f"priority {ra.rule.priority}, both for: {describe(fact, order)} (give one a lower priority)",
+                rank=CONFLICT,
+            )
+        )
+
+    # A rule preferring a tag that another rule excludes for the same person: the preference is empty there.
+    for preferring, tag, excluding, fact in _prefer_and_exclude(logic, items):
+        found.append(
+            Problem(
+                preferring.file,
+                preferring.id,
+                f"prefers exercises tagged '{tag}' while rule {excluding.id} excludes that tag, both for: "
+                f"{describe(fact, order)}",
+                rank=CONFLICT,
             )
         )
 
@@ -130,9 +164,10 @@ def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
                     item.file,
                     item.id,
                     f"includes '{ex_id}', but whenever this rule fires it is excluded (by {names})",
+                    rank=DEAD,
                 )
             )
-    return found
+    return sorted(found, key=lambda p: p.rank)
 
 
 def _dead_includes(logic: Logic, includes: Sequence[tuple[LoadedRule, str]]) -> dict[tuple[str, str], list[LoadedRule]]:
@@ -157,47 +192,116 @@ def _dead_includes(logic: Logic, includes: Sequence[tuple[LoadedRule, str]]) -> 
     return dead
 
 
-Choice = tuple[LoadedRule, str]
+def _firing_together(
+    logic: Logic, a: Sequence[LoadedRule], b: Sequence[LoadedRule]
+) -> list[tuple[LoadedRule, LoadedRule]]:
+    """Each pair (rule of ``a``, rule of ``b``) of different rules that can fire for the same person.
+
+    Asked of groups, not pairs: "can some rule of ``a`` and some rule of ``b`` fire together?" is one
+    question; only a "yes" is split in halves and asked again. Groups without such pairs cost one
+    question, not one per pair of rules: ``rules check`` stays fast on thousands of rules.
+    """
+    pairs: list[tuple[LoadedRule, LoadedRule]] = []
+
+    def ask(x: Sequence[LoadedRule], y: Sequence[LoadedRule]) -> None:
+        fire_x = any_of([logic.fires_named(r) for r in x])
+        fire_y = any_of([logic.fires_named(r) for r in y])
+        if not logic.possible(fire_x, fire_y):
+            return
+        if len(x) == 1 and len(y) == 1:
+            if x[0].id != y[0].id:
+                pairs.append((x[0], y[0]))
+        elif len(x) >= len(y):
+            ask(x[: len(x) // 2], y)
+            ask(x[len(x) // 2 :], y)
+        else:
+            ask(x, y[: len(y) // 2])
+            ask(x, y[len(y) // 2 :])
+
+    if a and b:
+        ask(a, b)
+    return pairs
+
+
+def _example(logic: Logic, ra: LoadedRule, rb: LoadedRule) -> dict[str, Any] | None:
+    return logic.example(logic.fires(ra), logic.fires(rb))
 
 
 def _same_priority_choices(
-    logic: Logic, choosers: Sequence[Choice]
+    logic: Logic, choosers: Sequence[tuple[LoadedRule, str]]
 ) -> Iterator[tuple[LoadedRule, str, LoadedRule, str, dict[str, Any]]]:
-    """Each pair of choices (in the order of ``itertools.combinations(choosers, 2)``) of different
-    programmes at the same priority that can fire for the same person, with an example.
-
-    Asked of groups, not pairs: "can some rule choosing A and some rule choosing B at this priority fire
-    together?" is one question; only a "yes" is split in halves and asked again. A rule set without
-    such clashes costs one question per priority and pair of programmes, not one per pair of rules.
-    """
-    groups: dict[tuple[int, str], list[int]] = {}
+    """Each pair of rules choosing different programmes at the same priority that can fire for the same
+    person, with an example, in the order the choosers are given."""
+    groups: dict[tuple[int, str], list[LoadedRule]] = {}
+    chosen: dict[str, str] = {}
+    position: dict[str, int] = {}
     for index, (item, programme) in enumerate(choosers):
-        groups.setdefault((item.rule.priority, programme), []).append(index)
-    pairs: list[tuple[int, int]] = []
-
-    def together(a: Sequence[int], b: Sequence[int]) -> None:
-        fire_a = any_of([logic.fires_named(choosers[i][0]) for i in a])
-        fire_b = any_of([logic.fires_named(choosers[j][0]) for j in b])
-        if not logic.possible(fire_a, fire_b):
-            return
-        if len(a) == 1 and len(b) == 1:
-            pairs.append((min(a[0], b[0]), max(a[0], b[0])))
-        elif len(a) >= len(b):
-            together(a[: len(a) // 2], b)
-            together(a[len(a) // 2 :], b)
-        else:
-            together(a, b[: len(b) // 2])
-            together(a, b[len(b) // 2 :])
-
-    for (priority, programme), indices in groups.items():
-        for (other_priority, other), other_indices in groups.items():
+        groups.setdefault((item.rule.priority, programme), []).append(item)
+        chosen[item.id] = programme
+        position.setdefault(item.id, index)
+    pairs: set[tuple[int, int]] = set()
+    for (priority, programme), rules in groups.items():
+        for (other_priority, other), others in groups.items():
             if other_priority == priority and programme < other:
-                together(indices, other_indices)
+                for ra, rb in _firing_together(logic, rules, others):
+                    i, j = sorted((position[ra.id], position[rb.id]))
+                    pairs.add((i, j))
     for i, j in sorted(pairs):
-        (ra, pa), (rb, pb) = choosers[i], choosers[j]
-        fact = logic.example(logic.fires(ra), logic.fires(rb))
+        ra, rb = choosers[i][0], choosers[j][0]
+        fact = _example(logic, ra, rb)
         if fact is not None:
-            yield ra, pa, rb, pb, fact
+            yield ra, chosen[ra.id], rb, chosen[rb.id], fact
+
+
+def _disagreeing_prescriptions(
+    logic: Logic, items: Sequence[LoadedRule]
+) -> Iterator[tuple[LoadedRule, LoadedRule, str, str, Any, Any, dict[str, Any]]]:
+    """Each pair of rules of one stage and priority prescribing different values of one dose field for one
+    category that can fire for the same person, with an example (one report per pair of rules)."""
+    fields = [name for name in Prescribe.model_fields if name not in ("action", "categories")]
+    # (stage, priority, category, field) -> value -> the rules prescribing it
+    values: dict[tuple[str, int, str, str], dict[Any, list[LoadedRule]]] = {}
+    for item in items:
+        for action in item.rule.then:
+            if isinstance(action, Prescribe):
+                for kind in action.categories:
+                    for name in fields:
+                        value = getattr(action, name)
+                        if value is not None:
+                            key = (item.rule.stage, item.rule.priority, kind, name)
+                            values.setdefault(key, {}).setdefault(value, []).append(item)
+    reported: set[tuple[str, str]] = set()
+    for (_, _, category, name), by_value in values.items():
+        for (va, rules_a), (vb, rules_b) in itertools.combinations(by_value.items(), 2):
+            for ra, rb in _firing_together(logic, rules_a, rules_b):
+                first, second = sorted(((ra, va), (rb, vb)), key=lambda rv: rv[0].order_key)
+                if (first[0].id, second[0].id) in reported:
+                    continue
+                fact = _example(logic, first[0], second[0])
+                if fact is not None:
+                    reported.add((first[0].id, second[0].id))
+                    yield first[0], second[0], category, name, first[1], second[1], fact
+
+
+def _prefer_and_exclude(
+    logic: Logic, items: Sequence[LoadedRule]
+) -> Iterator[tuple[LoadedRule, str, LoadedRule, dict[str, Any]]]:
+    """(preferring rule, tag, excluding rule, example) for a preferred tag excluded for the same person."""
+    preferring: dict[str, list[LoadedRule]] = {}
+    excluding: dict[str, list[LoadedRule]] = {}
+    for item in items:
+        for action in item.rule.then:
+            if isinstance(action, Include) and action.prefer:
+                for tag in action.tags:
+                    preferring.setdefault(tag, []).append(item)
+            elif isinstance(action, Exclude):
+                for tag in action.tags:
+                    excluding.setdefault(tag, []).append(item)
+    for tag in sorted(preferring):
+        for item, other in _firing_together(logic, preferring[tag], excluding.get(tag, [])):
+            fact = _example(logic, item, other)
+            if fact is not None:
+                yield item, tag, other, fact
 
 
 def enforce(rules: RuleSet, knowledge: Knowledge) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 import engine
 from engine.check import problems
-from engine.ruleset import load_rules, read_rule_files
+from engine.ruleset import Exclude, load_rules, read_rule_files
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "rules"
@@ -283,3 +283,68 @@ def test_errors_are_plain_words_never_pydantic_jargon(
         assert jargon not in err.message
     if message is not None:
         assert err.message == message
+
+
+def _extra_rule(rule_id: str, priority: int, action: str) -> str:
+    return f"""
+[[rule]]
+id = "{rule_id}"
+title = "An extra rule for the conflict checks"
+rationale = "Written by the tests to contradict another rule for the same person."
+source = "seed_002"
+stage = "select"
+priority = {priority}
+when = {{ field = "pain.status", eq = "none" }}
+
+[[rule.then]]
+{action}
+"""
+
+
+PRESCRIBE = 'action = "prescribe"\ncategories = ["strength"]\nsets = {sets}'
+PREFER = 'action = "include"\ntags = ["{tag}"]\nprefer = true\nreason = "preferred by a test"'
+EXCLUDE = 'action = "exclude"\ntags = ["{tag}"]\nreason = "excluded by a test"'
+
+
+def _problems(tmp_path: Path, text: str, knowledge: engine.Knowledge) -> list[str]:
+    root = _rules_copy(tmp_path)
+    (root / "zz_extra.toml").write_text(text)
+    return [p.line().split(": ", 1)[1] for p in problems(load_rules(root, knowledge), knowledge)]
+
+
+def test_same_priority_prescriptions_that_disagree(tmp_path: Path, knowledge: engine.Knowledge) -> None:
+    text = _extra_rule("dose_a", 777, PRESCRIBE.format(sets=2)) + _extra_rule("dose_b", 777, PRESCRIBE.format(sets=3))
+    found = _problems(tmp_path, text, knowledge)
+    assert len(found) == 1
+    assert found[0].startswith(
+        "dose_b: prescribes sets = 3 for strength while rule dose_a prescribes 2 at the same priority 777, both for: "
+    )
+    assert found[0].endswith("(give one a lower priority)")
+    # at different priorities the later one deliberately overrides: no problem
+    text = _extra_rule("dose_a", 776, PRESCRIBE.format(sets=2)) + _extra_rule("dose_b", 777, PRESCRIBE.format(sets=3))
+    assert _problems(tmp_path / "2", text, knowledge) == []
+    # the same value twice agrees
+    text = _extra_rule("dose_a", 777, PRESCRIBE.format(sets=3)) + _extra_rule("dose_b", 777, PRESCRIBE.format(sets=3))
+    assert _problems(tmp_path / "3", text, knowledge) == []
+
+
+def test_prefer_and_exclude_on_the_same_tag(tmp_path: Path, knowledge: engine.Knowledge) -> None:
+    rules = load_rules(RULES, knowledge)
+    excluded = {t for r in rules.rules for a in r.rule.then if isinstance(a, Exclude) for t in a.tags}
+    tag = sorted(set(knowledge.tags) - excluded)[0]  # a tag no shipped rule excludes: one conflict only
+    text = _extra_rule("likes_it", 700, PREFER.format(tag=tag)) + _extra_rule("bans_it", 701, EXCLUDE.format(tag=tag))
+    found = _problems(tmp_path, text, knowledge)
+    # first the conflict, then what the new exclusion makes dead elsewhere (if anything)
+    assert all("prefers" not in line for line in found[1:])
+    assert found[0].startswith(
+        f"likes_it: prefers exercises tagged '{tag}' while rule bans_it excludes that tag, both for: "
+    )
+
+
+def test_the_most_direct_conflict_is_listed_first(tmp_path: Path, knowledge: engine.Knowledge) -> None:
+    # a select rule on an emergency answer can never fire: the screen has stopped the plan first
+    never = GOOD.replace('field = "pain.intensity", gte = 3', 'field = "screening.saddle_numbness", eq = true')
+    clash = _extra_rule("dose_a", 777, PRESCRIBE.format(sets=2)) + _extra_rule("dose_b", 777, PRESCRIBE.format(sets=3))
+    found = _problems(tmp_path, never + clash, knowledge)
+    assert [line.split(":", 1)[0] for line in found] == ["dose_b", "extra_rule"]
+    assert "can never fire" in found[1]
