@@ -694,6 +694,31 @@ def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
+class TableFormat(str, Enum):
+    markdown = "markdown"
+    csv = "csv"
+
+
+@rules_app.command("table")
+def rules_table(
+    format: Annotated[TableFormat, typer.Option("--format", "-f", help="markdown or csv.")] = TableFormat.markdown,
+    out: OutOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """The condition rules as a decision table: one row per condition with its consult, excluded tags and
+    exercises, preferred exercises, rules and sources.
+
+    Example: backplan rules table --format csv --out conditions.csv
+    """
+    from engine.decision_table import condition_table, to_csv, to_markdown
+
+    with _errors():
+        rows = condition_table(_book(rules, knowledge))
+        text = to_csv(rows) if format is TableFormat.csv else to_markdown(rows)
+        _write(_for_stdout(text) if out is None else text, out)
+
+
 @rules_app.command("show")
 def rules_show(
     rule_id: Annotated[str, typer.Argument(help="Rule id.", show_default=False)],
