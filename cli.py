@@ -36,7 +36,9 @@ rules_app = typer.Typer(help="Validate and read the rule files.", no_args_is_hel
 scenarios_app = typer.Typer(help="Run reviewer-written scenario files.", no_args_is_help=True)
 exercises_app = typer.Typer(help="Browse the exercise catalogue.", invoke_without_command=True)
 app.add_typer(rules_app, name="rules")
+new_app = typer.Typer(help="Scaffold data files for an extension (a new condition).", no_args_is_help=True)
 app.add_typer(scenarios_app, name="scenarios")
+app.add_typer(new_app, name="new")
 app.add_typer(exercises_app, name="exercises")
 
 RulesOpt = Annotated[
@@ -731,6 +733,56 @@ def rules_show(
     with _errors():
         book = _book(rules, knowledge)
         _write(_for_stdout(describe_rule(rule_id, book) + "\n"), None)
+
+
+@new_app.command("condition")
+def new_condition(
+    condition: Annotated[
+        str, typer.Argument(help="The new condition's id, e.g. ankylosing_spondylitis.", show_default=False)
+    ],
+    source: Annotated[str, typer.Option("--source", help="Source id from knowledge/sources.toml.", show_default=False)],
+    name: Annotated[
+        str | None, typer.Option("--name", help="The name a person reads (default: from the id).", show_default=False)
+    ] = None,
+    exclude_tag: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude-tag", help="A tag never planned with the condition (repeat for more).", show_default=False
+        ),
+    ] = None,
+    scenarios: Annotated[
+        Path | None,
+        typer.Option(
+            "--scenarios", help="Scenario folder (default: scenarios/ beside the rules folder).", show_default=False
+        ),
+    ] = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Scaffold a new medical condition: its knowledge entry, consult rule, exclusion rule (or stub) and a
+    scenario, checked to load before anything is written.
+
+    Example: backplan new condition ankylosing_spondylitis --source nice_ng65 --exclude-tag heavy_load
+    """
+    from engine.resources import default_knowledge_dir, default_rules_dir
+    from engine.scaffold import new_condition as scaffold
+
+    with _errors():
+        rules_dir = rules or default_rules_dir()
+        result = scaffold(
+            condition,
+            source=source,
+            name=name,
+            exclude_tags=tuple(exclude_tag or ()),
+            rules_dir=rules_dir,
+            knowledge_dir=knowledge or default_knowledge_dir(),
+            scenarios_dir=scenarios or rules_dir.parent / "scenarios",
+        )
+        for path, how in result.files:
+            typer.echo(f"{how}: {path}")
+        typer.echo(
+            f"next: replace each TODO, then run backplan scenarios run {scenarios or rules_dir.parent / 'scenarios'}"
+        )
 
 
 @scenarios_app.command("run")
