@@ -555,12 +555,11 @@ def exercises(
     level: LevelOpt = None,
     muscle: MuscleOpt = None,
     category: CategoryOpt = None,
-    rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
     """List the catalogue (filter with the options), or `exercises show ID`."""
     if ctx.invoked_subcommand is not None:
-        ctx.obj = {"knowledge": knowledge, "rules": rules}
+        ctx.obj = {"knowledge": knowledge}
         return
     _list_exercises(equipment, tag, level, muscle, category, knowledge)
 
@@ -572,10 +571,9 @@ def exercises_list(
     level: LevelOpt = None,
     muscle: MuscleOpt = None,
     category: CategoryOpt = None,
-    rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
-    """The same as `backplan exercises`: list and filter the catalogue."""
+    """The same as `backplan exercises`: list and filter the catalogue (it reads knowledge only)."""
     _list_exercises(equipment, tag, level, muscle, category, knowledge)
 
 
@@ -634,7 +632,7 @@ def exercises_show(
 
     with _errors():
         folder = knowledge or (ctx.obj or {}).get("knowledge")
-        book = _book(rules or (ctx.obj or {}).get("rules"), folder)
+        book = _book(rules, folder)
         k = book.knowledge
         ex = k.exercise(exercise_id)
         lines = [f"{ex.name} ({ex.id})"]

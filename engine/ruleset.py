@@ -148,7 +148,6 @@ Action = Annotated[
     Stop | Warn | Exclude | Include | ChooseProgramme | Derive | Prescribe | Limit,
     Field(discriminator="action"),
 ]
-ACTION_NAMES: tuple[str, ...] = ("stop", "warn", "exclude", "include", "programme", "derive", "prescribe", "limit")
 # Which stages each action may be used in: the pipeline only reads them there.
 ACTION_STAGES: dict[str, tuple[str, ...]] = {
     "stop": ("screen",),
@@ -173,12 +172,6 @@ class Rule(BaseModel):
     priority: StrictInt = Field(ge=0, le=1000, description="lower fires first")
     when: Condition
     then: tuple[Action, ...] = Field(min_length=1)
-
-
-class RuleFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    rule: tuple[Rule, ...] = Field(min_length=1)
 
 
 @dataclass(frozen=True)

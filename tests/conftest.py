@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +47,3 @@ def book() -> engine.RuleBook:
 @pytest.fixture(scope="session")
 def knowledge(book: engine.RuleBook) -> engine.Knowledge:
     return book.knowledge
-
-
-@pytest.fixture()
-def plan_for(book: engine.RuleBook) -> Callable[..., engine.Plan]:
-    def make(**changes: Any) -> engine.Plan:
-        return engine.recommend(engine.parse_intake(answers(**changes), book.knowledge), book)
-
-    return make
