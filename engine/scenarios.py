@@ -12,8 +12,8 @@ scenario.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from .intake import Intake, baseline_answers, parse_intake
 from .knowledge import Knowledge
 from .obligations import Obligation, obligations
 from .planner import Evaluation, RuleBook, evaluate
-from .ruleset import LEVEL_ORDER, Stop, Warn
+from .ruleset import LEVEL_ORDER, ChooseProgramme, Derive, LoadedRule, Stop, Warn
 
 
 def merge_answers(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any]:
@@ -297,6 +297,63 @@ def unexercised(scenarios: Iterable[Scenario], knowledge: Knowledge) -> list[Obl
     return [ob for ob in todo if id(ob) not in hit]
 
 
+def _flat(fact: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in fact.items():
+        if isinstance(value, Mapping):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _inputs_read(book: RuleBook) -> dict[str, frozenset[str]]:
+    """Rule id -> the answers fields its firing depends on: those its condition reads, and for a derived
+    fact or the programme it reads, the answers fields read by the rules that make them."""
+    makers: dict[str, list[LoadedRule]] = {}
+    for item in book.rules.rules:
+        for action in item.rule.then:
+            if isinstance(action, Derive):
+                makers.setdefault(f"derived.{action.fact}", []).append(item)
+            elif isinstance(action, ChooseProgramme):
+                makers.setdefault("programme", []).append(item)
+    memo: dict[str, frozenset[str]] = {}
+
+    def reads(item: LoadedRule, seen: frozenset[str]) -> frozenset[str]:
+        if item.id in memo:
+            return memo[item.id]
+        out: set[str] = set()
+        for name in item.rule.when.fields():
+            if name in makers:
+                for maker in makers[name]:
+                    if maker.id not in seen:
+                        out |= reads(maker, seen | {maker.id})
+            else:
+                out.add(name)
+        memo[item.id] = frozenset(out)
+        return memo[item.id]
+
+    return {item.id: reads(item, frozenset({item.id})) for item in book.rules.rules}
+
+
+def unshown(scenarios: Sequence[Scenario], fired: Sequence[frozenset[str]], book: RuleBook) -> list[str]:
+    """The rules with a condition for which no pair of scenarios shows that the condition matters: a pair
+    whose answers differ only in fields the rule depends on, with the rule firing in one and not the other."""
+    flats = [_flat(intake_fact(s.intake, book.knowledge)) for s in scenarios]
+    reads = _inputs_read(book)
+    out: list[str] = []
+    for item in book.rules.rules:
+        allowed = reads[item.id]
+        if not allowed:  # `always`: there is no condition to show
+            continue
+        hits = [i for i, f in enumerate(fired) if item.id in f]
+        misses = [i for i, f in enumerate(fired) if item.id not in f]
+        shown = any(all(flats[a][k] == flats[b][k] for k in flats[a] if k not in allowed) for a in hits for b in misses)
+        if not shown:
+            out.append(item.id)
+    return out
+
+
 @dataclass(frozen=True)
 class ScenarioReport:
     folder: str
@@ -305,6 +362,8 @@ class ScenarioReport:
     rules: int
     unexercised: list[str]  # labels of the declared meanings no scenario exercises, in knowledge order
     meanings: int  # how many meanings knowledge/ declares
+    unshown: list[str] = field(default_factory=list)  # rules no scenario pair shows the condition of to matter
+    conditional: int = 0  # rules with a condition (not `always`)
 
     @property
     def passed(self) -> bool:
@@ -335,6 +394,14 @@ class ScenarioReport:
             lines.append(
                 f"Meanings: every declared meaning is exercised by at least one scenario ({self.meanings} meanings)"
             )
+        shown = self.conditional - len(self.unshown)
+        lines.append(
+            f"Pairs: {shown} of {self.conditional} rule conditions are shown to matter by a pair of scenarios "
+            "(answers differing only in what the rule depends on; the rule fires in one only)"
+            + (":" if self.unshown else "")
+        )
+        if self.unshown:
+            lines.append("  not shown: " + ", ".join(self.unshown))
         return "\n".join(lines) + "\n"
 
 
@@ -353,4 +420,6 @@ def run_scenarios(folder: Path, book: RuleBook) -> ScenarioReport:
     uncovered = [item.id for item in book.rules.rules if item.id not in fired]
     missed = [ob.label for ob in unexercised(scenarios, book.knowledge)]
     meanings = len(obligations(book.knowledge))
-    return ScenarioReport(str(folder), results, uncovered, len(book.rules.rules), missed, meanings)
+    conditional = sum(bool(item.rule.when.fields()) for item in book.rules.rules)
+    pairs = unshown(scenarios, [r.fired for r in results], book)
+    return ScenarioReport(str(folder), results, uncovered, len(book.rules.rules), missed, meanings, pairs, conditional)

@@ -88,9 +88,9 @@ def test_every_rule_fires_in_some_scenario(book: engine.RuleBook) -> None:
     assert f"{len(FILES)} passed, 0 failed\n" in text
     assert f"Coverage: every rule fires in at least one scenario ({len(book.rules.rules)} rules)\n" in text
     meanings = len(obligations(book.knowledge))
-    assert text.endswith(
-        f"Meanings: every declared meaning is exercised by at least one scenario ({meanings} meanings)\n"
-    )
+    assert (
+        f"\nMeanings: every declared meaning is exercised by at least one scenario ({meanings} meanings)\nPairs: "
+    ) in text
 
 
 # --- the shipped scenarios exercise every declared meaning ----------------------------------------------------
@@ -498,3 +498,23 @@ def test_cli_bad_input_exit_2(tmp_path: Path, broken: str) -> None:
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [expected]
+
+
+def test_a_scenario_pair_shows_that_a_condition_matters(tmp_path: Path, book: engine.RuleBook) -> None:
+    def named(name: str) -> str:
+        return f'name = "{name}"\ndescription = "Written by the test suite."\n'
+
+    write(tmp_path, "baseline.toml", scenario_text('outcome = "clear"', header=named("baseline")))
+    scoliosis = scenario_text('outcome = "consult"', 'conditions = ["scoliosis"]', header=named("scoliosis"))
+    write(tmp_path, "scoliosis.toml", scoliosis)
+    fever = "age = 70\n\n[answers.screening]\nfever = true"
+    write(tmp_path, "older_fever.toml", scenario_text('outcome = "stop"', fever, header=named("older, fever")))
+    report = run_scenarios(tmp_path, book)
+    assert report.passed
+    # baseline vs scoliosis differ only in conditions.scoliosis: each scoliosis rule is shown to matter
+    assert not {"scoliosis_consult", "scoliosis_no_spinal_loading"} & set(report.unshown)
+    # the fever scenario also changes the age, which rf_fever does not read: no pair shows rf_fever matters
+    assert "rf_fever" in report.unshown
+    assert report.conditional == sum(bool(r.rule.when.fields()) for r in book.rules.rules)
+    line = next(x for x in report.render().splitlines() if x.startswith("Pairs: "))
+    assert line.startswith(f"Pairs: {report.conditional - len(report.unshown)} of {report.conditional} rule conditions")
