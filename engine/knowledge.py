@@ -21,6 +21,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
@@ -248,6 +249,8 @@ class Programme(_Strict):
     exclude_tags: tuple[str, ...] = ()
     # Whenever this holds and the screen does not stop, the plan uses this programme (an obligation too).
     required_when: Condition | None = None
+    # The exercise level the programme picks closest to (None: the person's own experience).
+    aim_level: Level | None = None
     source: str
 
 
@@ -255,6 +258,39 @@ class Question(_Strict):
     field: str
     text: str = Field(min_length=5)
     help: str = ""
+
+
+CheckKind = Literal["never_recommend", "equipment", "level", "prerequisite"]
+CHECK_PLACEHOLDERS: dict[str, frozenset[str]] = {
+    "never_recommend": frozenset({"reason"}),
+    "equipment": frozenset({"options"}),
+    "level": frozenset({"level", "experience"}),
+    "prerequisite": frozenset({"names"}),
+}
+
+
+class EligibilityCheck(_Strict):
+    """Why an exercise no rule excluded is still not planned (knowledge/eligibility.toml)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    kind: CheckKind
+    message: str = Field(min_length=5, description="what a person reads; {placeholders} per kind")
+    source: str
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> EligibilityCheck:
+        used = set(re.findall(r"{(\w*)}", self.message))
+        allowed = CHECK_PLACEHOLDERS[self.kind]
+        unknown = sorted(used - allowed)
+        if unknown:
+            raise ValueError(
+                f"message: unknown placeholder {{{unknown[0]}}} for kind {self.kind} "
+                f"(it may use: {', '.join('{' + p + '}' for p in sorted(allowed))})"
+            )
+        return self
+
+    def say(self, **values: str) -> str:
+        return self.message.format(**values)
 
 
 class Knowledge(BaseModel):
@@ -277,6 +313,7 @@ class Knowledge(BaseModel):
     programmes: Mapping[str, Programme]
     questions: Mapping[str, Question]
     exercises: Mapping[str, Exercise]
+    eligibility: Mapping[str, EligibilityCheck]  # kind -> its check
 
     def exercise(self, exercise_id: str) -> Exercise:
         from .errors import UnknownExerciseError
@@ -315,6 +352,7 @@ _VOCAB_FILES: dict[str, tuple[str, type[_Strict]]] = {
     "patterns.toml": ("pattern", Pattern),
     "programmes.toml": ("programme", Programme),
     "questionnaire.toml": ("question", Question),
+    "eligibility.toml": ("check", EligibilityCheck),
 }
 EXERCISE_DIR = "exercises"
 SCREENING_FILE = "screening.toml"
@@ -410,9 +448,26 @@ def load_knowledge(root: Path) -> Knowledge:
         programmes=parts["programmes.toml"],
         questions=parts["questionnaire.toml"],
         exercises=exercises,
+        eligibility=_by_kind(parts["eligibility.toml"], root / "eligibility.toml"),
     )
     _check_references(knowledge, root, origin)
     return knowledge
+
+
+def _by_kind(checks: Mapping[str, EligibilityCheck], file: Path) -> dict[str, EligibilityCheck]:
+    out: dict[str, EligibilityCheck] = {}
+    for check in checks.values():
+        if check.kind in out:
+            raise KnowledgeError(
+                f"kind '{check.kind}' declared twice (also by '{out[check.kind].id}')",
+                file=str(file),
+                location=f"check '{check.id}'.kind",
+            )
+        out[check.kind] = check
+    for kind in CHECK_PLACEHOLDERS:
+        if kind not in out:
+            raise KnowledgeError(f"no check of kind '{kind}': every kind is declared once", file=str(file))
+    return out
 
 
 def _ref(value: str, valid: Mapping[str, Any], what: str, file: Path, location: str) -> None:
@@ -460,6 +515,8 @@ def _check_references(k: Knowledge, root: Path, origin: Mapping[str, Path]) -> N
     for p in k.programmes.values():
         where = root / "programmes.toml"
         _ref(p.source, k.sources, "source", where, f"programme '{p.id}'.source")
+    for check in k.eligibility.values():
+        _ref(check.source, k.sources, "source", root / "eligibility.toml", f"check '{check.id}'.source")
         for tag in p.exclude_tags:
             _ref(tag, k.tags, "tag", where, f"programme '{p.id}'.exclude_tags")
         for session in p.sessions:

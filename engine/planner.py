@@ -205,6 +205,11 @@ class PlanIndex:
         self.order = {ex_id: i for i, ex_id in enumerate(knowledge.exercises)}
         self.levels = {ex.id: LEVELS.index(ex.level) for ex in exercises}
         self.exercises: dict[str, _ExerciseFacts] = {}
+        checks = knowledge.eligibility  # knowledge/eligibility.toml: each check's id, words and source
+
+        def reason(kind: str, **values: str) -> Reason:
+            return Reason(rule=checks[kind].id, message=checks[kind].say(**values))
+
         for ex in exercises:
             level = LEVELS.index(ex.level)
             options = " or ".join(" + ".join(option) for option in ex.equipment)
@@ -212,24 +217,19 @@ class PlanIndex:
             prerequisite_level = -1
             if ex.prerequisites:
                 names = " or ".join(knowledge.exercises[p].name for p in ex.prerequisites)
-                prerequisite = Reason(rule="filter.prerequisite", message=f"master {names} first (seed 003)")
+                prerequisite = reason("prerequisite", names=names)
                 prerequisite_level = min(LEVELS.index(knowledge.exercises[p].level) for p in ex.prerequisites)
             self.exercises[ex.id] = _ExerciseFacts(
                 ex=ex,
                 level=level,
                 options=tuple((option, frozenset(option)) for option in ex.equipment),
-                never=Reason(rule="filter.never_recommend", message=ex.never_recommend_reason or "never recommended")
+                never=reason("never_recommend", reason=ex.never_recommend_reason or "never recommended")
                 if ex.never_recommend
                 else None,
-                needs=Reason(rule="filter.equipment", message=f"needs {options}, which the answers do not list")
-                if ex.equipment
-                else None,
+                needs=reason("equipment", options=options) if ex.equipment else None,
                 prerequisite=prerequisite,
                 prerequisite_level=prerequisite_level,
-                too_hard={
-                    person: Reason(rule="filter.level", message=f"an {ex.level} exercise; experience is {person}")
-                    for person in LEVELS[:level]
-                },
+                too_hard={person: reason("level", level=ex.level, experience=person) for person in LEVELS[:level]},
             )
         self.not_included = {
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
@@ -452,7 +452,7 @@ def _sessions(
     template = k.programmes[programme]
     owned = frozenset(intake.equipment)
     eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
-    target = LEVELS.index(intake.experience) if programme != "gentle" else 0
+    target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     used: dict[str, int] = {}
     # The parts of an exercise's rank that do not change during the plan: preferred first, then

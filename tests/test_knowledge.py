@@ -270,3 +270,38 @@ def test_digest_changes_with_content(tmp_path: Path) -> None:
     before = load_knowledge(root).digest
     (root / "goals.toml").write_text((root / "goals.toml").read_text() + "\n# a comment\n")
     assert load_knowledge(root).digest != before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            'kind = "prerequisite"\nmessage = "master {names} first"',
+            'kind = "equipment"\nmessage = "needs {options}"',
+            "kind 'equipment' declared twice (also by 'equipment_owned')",
+        ),
+        ('message = "master {names} first"', 'message = "master {name} first"', "unknown placeholder {name}"),
+        ('kind = "level"', 'kind = "levl"', "expected one of: never_recommend, equipment, level, prerequisite"),
+        ('source = "acsm_2009_resistance"', 'source = "acsm_2009"', "unknown source 'acsm_2009'"),
+    ],
+)
+def test_eligibility_checks_are_declared_once_each(tmp_path: Path, old: str, new: str, message: str) -> None:
+    root = _copy(tmp_path)
+    path = root / "eligibility.toml"
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(engine.KnowledgeError) as info:
+        load_knowledge(root)
+    assert info.value.file == str(path)
+    assert message in info.value.line()
+
+
+def test_a_missing_eligibility_check_refuses_to_load(tmp_path: Path) -> None:
+    root = _copy(tmp_path)
+    path = root / "eligibility.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text[: text.index('[[check]]\nid = "prerequisite_first"')], encoding="utf-8")
+    with pytest.raises(engine.KnowledgeError) as info:
+        load_knowledge(root)
+    assert info.value.line() == f"{path}: no check of kind 'prerequisite': every kind is declared once"
