@@ -461,7 +461,9 @@ def _pose_front(pose: Pose) -> Body:
     def turned(p: Vec) -> Vec:
         return (neck[0] + (p[0] - neck[0]) * squeeze, p[1])
 
-    head = _add(neck, _dir(t + pose.neck), (NECK + HEAD_R) * tall)
+    # Bent towards us, the head comes down in front of the shoulders.
+    bow = math.sin(math.radians(pose.lean))
+    head = _add(neck, _dir(t + pose.neck), (NECK + HEAD_R) * tall - 7.0 * bow)
     joints.update(hip=hip, neck=neck, head=head)
     for side in SIDES:
         sign = 1.0 if side == "left" else -1.0  # the figure faces us: its left is on our right
@@ -501,7 +503,7 @@ def _pose_front(pose: Pose) -> Body:
         joints=joints,
         segments=tuple(segments),
         trunk=(bottom, _midpoint(bottom, top), top),
-        trunk_width=W_TRUNK_FRONT * (0.55 + 0.45 * squeeze),
+        trunk_width=W_TRUNK_FRONT * (0.55 + 0.45 * squeeze) + 4.0 * bow,
         head=head,
         face=(0.0, 0.0),
         nose_shift=HEAD_R * 0.55 * math.sin(math.radians(pose.twist)),
@@ -892,37 +894,53 @@ def exercise_svg(figures: Figures, exercise_id: str, name: str | None = None) ->
     return "".join(parts)
 
 
-def gallery_html(figures: Figures, names: Mapping[str, str], order: Sequence[str] | None = None) -> str:
-    """A self-contained HTML page showing every figure (for reviewing the data); ``names``: id -> name."""
-    ids = list(order) if order is not None else list(figures.figures)
+def gallery_html(
+    figures: Figures, names: Mapping[str, str], order: Sequence[str] | None = None, *, compact: bool = False
+) -> str:
+    """A self-contained HTML page showing every figure (for reviewing the data); ``names``: id -> name.
+
+    ``compact``: names only, drawn smaller, for one screenshot of them all."""
+    ids = [ex_id for ex_id in (order if order is not None else figures.figures) if ex_id in figures.figures]
     cards = []
     for ex_id in ids:
-        if ex_id not in figures.figures:
-            continue
         name = names.get(ex_id, ex_id)
+        caption = f"<b>{html.escape(name)}</b>"
+        if not compact:
+            caption += f" <code>{html.escape(ex_id)}</code><br>{html.escape(describe(figures.figures[ex_id]))}"
         cards.append(
             f'<figure><div class="pic">{exercise_svg(figures, ex_id, name)}</div>'
-            f"<figcaption><b>{html.escape(name)}</b> <code>{html.escape(ex_id)}</code><br>"
-            f"{html.escape(describe(figures.figures[ex_id]))}</figcaption></figure>"
+            f"<figcaption>{caption}</figcaption></figure>"
         )
-    return (
-        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Exercise figures</title><style>'
-        "body{font-family:sans-serif;margin:12px;color:#222}"
+    style = (
+        "body{font-family:sans-serif;margin:6px;color:#222}"
+        "main{display:flex;flex-wrap:wrap;gap:4px 10px;align-items:flex-end}figure{margin:0;text-align:center}"
+        "figcaption{font-size:11px;max-width:230px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}"
+        "figcaption b{font-weight:normal}svg{zoom:0.78}"
+        if compact
+        else "body{font-family:sans-serif;margin:12px;color:#222}"
         "main{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:10px}"
         "figure{margin:0;border:1px solid #dde;border-radius:4px;padding:6px}"
         "figcaption{font-size:11px;line-height:1.3}.pic{min-height:140px;display:flex;align-items:flex-end}"
         "code{color:#667;font-size:10px}"
-        f"</style></head><body><h1>Exercise figures ({len(cards)})</h1><main>"
-        + "".join(cards)
-        + "</main></body></html>\n"
+    )
+    heading = "" if compact else f"<h1>Exercise figures ({len(cards)})</h1>"
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Exercise figures</title>'
+        f"<style>{style}</style></head><body>{heading}<main>" + "".join(cards) + "</main></body></html>\n"
     )
 
 
+USAGE = "usage: python -m engine.figures --preview DIR [--compact] [KNOWLEDGE_FOLDER]\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m engine.figures --preview DIR [KNOWLEDGE]``: write DIR/index.html, a gallery of every figure."""
+    """``python -m engine.figures --preview DIR [--compact] [KNOWLEDGE]``: write DIR/index.html, a gallery of
+    every figure in catalogue order. Exit 0, or 2 (and the problems on stderr) when figures are missing."""
     args = list(sys.argv[1:] if argv is None else argv)
+    compact = "--compact" in args
+    args = [a for a in args if a != "--compact"]
     if len(args) not in (2, 3) or args[0] != "--preview":
-        sys.stderr.write("usage: python -m engine.figures --preview DIR [KNOWLEDGE_FOLDER]\n")
+        sys.stderr.write(USAGE)
         return 2
     from .knowledge import load_knowledge
     from .resources import default_knowledge_dir
@@ -940,7 +958,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args[1])
     out.mkdir(parents=True, exist_ok=True)
     names = {ex_id: ex.name for ex_id, ex in knowledge.exercises.items()}
-    (out / "index.html").write_text(gallery_html(figures, names, list(knowledge.exercises)), encoding="utf-8")
+    page = gallery_html(figures, names, list(knowledge.exercises), compact=compact)
+    (out / "index.html").write_text(page, encoding="utf-8")
     return 2 if problems else 0
 
 

@@ -296,8 +296,11 @@ def test_preview_writes_a_gallery_of_every_figure(tmp_path: Path, figures: Figur
     assert page.count("<svg ") == len(EXERCISES)
     assert page == gallery_html(figures, {k: v.name for k, v in CATALOGUE.exercises.items()}, EXERCISES)
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert main(["--preview", str(tmp_path / "small"), "--compact"]) == 0
+    small = (tmp_path / "small" / "index.html").read_text(encoding="utf-8")
+    assert small.count("<svg ") == len(EXERCISES) and "<code>" not in small
 
 
 def test_preview_usage(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 2
-    assert capsys.readouterr().err == "usage: python -m engine.figures --preview DIR [KNOWLEDGE_FOLDER]\n"
+    assert capsys.readouterr().err == "usage: python -m engine.figures --preview DIR [--compact] [KNOWLEDGE_FOLDER]\n"
