@@ -7,7 +7,7 @@ them: start and end side by side, the start pose repeated faintly behind the end
 shows. Output is deterministic (fixed rounding, fixed order) and has no scripts, no links, no ids and
 nothing fetched, so it can be inlined into a page any number of times.
 
-Public API: ``load_figures``, ``figure_problems``, ``exercise_svg``, ``gallery_html``.
+Public API: ``load_figures``, ``figure_problems``, ``check_figures``, ``exercise_svg``, ``gallery_html``.
 """
 
 from __future__ import annotations
@@ -351,6 +351,16 @@ def figure_problems(figures: Figures, exercise_ids: Iterable[str]) -> list[str]:
         if ex_id not in figures.figures:
             problems.append(KnowledgeError(f"no figure for exercise '{ex_id}'", file=folder).line())
     return problems
+
+
+def check_figures(knowledge_root: Path, exercise_ids: Iterable[str]) -> list[str]:
+    """Everything wrong with the figures of a knowledge folder, one line each ([] when all is well):
+    a file that does not load, a figure for an unknown exercise, an exercise without a figure."""
+    try:
+        figures = load_figures(knowledge_root)
+    except KnowledgeError as exc:
+        return [exc.line()]
+    return figure_problems(figures, exercise_ids)
 
 
 # ---------------------------------------------------------------------------------------------- kinematics

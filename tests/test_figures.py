@@ -19,6 +19,7 @@ from engine.figures import (
     JOINTS,
     Figure,
     Figures,
+    check_figures,
     describe,
     exercise_svg,
     figure_problems,
@@ -363,6 +364,20 @@ def test_problems_name_unknown_and_missing_exercises(tmp_path: Path) -> None:
         " (did you mean 'plank'?)",
         f"{tmp_path / 'figures'}: no figure for exercise 'plank'",
         f"{tmp_path / 'figures'}: no figure for exercise 'bird_dog'",
+    ]
+
+
+def test_check_figures_reports_load_errors_and_problems_as_lines(tmp_path: Path) -> None:
+    assert check_figures(KNOWLEDGE, EXERCISES) == []
+    assert check_figures(tmp_path, ["plank"]) == [f"{tmp_path / 'figures'}: no figure files (*.toml) found"]
+    _folder(tmp_path, GOOD.replace("trunk = 79", "trunk = 279"))
+    assert check_figures(tmp_path, ["plank"]) == [
+        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: Input should be less than or equal to 180,"
+        " got 279"
+    ]
+    _folder(tmp_path, GOOD)
+    assert check_figures(tmp_path, ["plank", "bird_dog"]) == [
+        f"{tmp_path / 'figures'}: no figure for exercise 'bird_dog'"
     ]
 
 
