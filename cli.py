@@ -665,14 +665,17 @@ def exercises_show(
 def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
     """Validate rule and knowledge files: exit 2 with `file: rule id: problem` lines on any defect."""
     from engine.check import problems
+    from engine.figures import check_figures
 
     with _errors():
         k = engine.load_knowledge(knowledge or engine.default_knowledge_dir())
         ruleset = engine.load_rules(rules or engine.default_rules_dir(), k)
-        found = problems(ruleset, k)
-        if found:
-            for problem in found:
-                typer.echo(problem.line(), err=True)
+        lines = [p.line() for p in problems(ruleset, k)]
+        # The pictures are checked here, not on every load: a missing picture is no danger to anyone.
+        lines += check_figures(Path(k.root), k.exercises)
+        if lines:
+            for line in lines:
+                typer.echo(line, err=True)
             raise typer.Exit(2)
         stages = {s: len(ruleset.stage(s)) for s in ("screen", "route", "select")}
         _write(

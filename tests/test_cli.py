@@ -258,3 +258,21 @@ def test_intake_with_input_ending_early_is_bad_input() -> None:
     assert (
         result.stderr.splitlines()[-1] == "backplan: error: <stdin>: the questionnaire was not completed (input ended)"
     )
+
+
+def test_rules_check_reports_a_missing_or_misnamed_picture(tmp_path: Path) -> None:
+    import shutil
+
+    knowledge = tmp_path / "knowledge"
+    shutil.copytree(ROOT / "knowledge", knowledge)
+    path = knowledge / "figures" / "core.toml"
+    text = path.read_text(encoding="utf-8")
+    assert text.count('exercise = "plank"\n') == 1
+    path.write_text(text.replace('exercise = "plank"\n', 'exercise = "plankk"\n'), encoding="utf-8")
+    result = run("rules", "check", "--knowledge", str(knowledge))
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{path}: figure 'plankk'.exercise: unknown exercise 'plankk' (did you mean 'plank'?)",
+        f"{knowledge / 'figures'}: no figure for exercise 'plank'",
+    ]
