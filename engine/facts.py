@@ -13,8 +13,9 @@ from typing import Any, Literal
 
 from .intake import Intake
 from .knowledge import LEVELS, PAIN_STATUSES, Knowledge
+from .pipeline import PIPELINE
 
-STAGES: tuple[str, ...] = ("screen", "route", "select")
+STAGES: tuple[str, ...] = tuple(spec.name for spec in PIPELINE)
 Stage = Literal["screen", "route", "select"]
 NO_PROGRAMME = "none"
 

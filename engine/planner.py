@@ -23,6 +23,7 @@ from .errors import EngineError
 from .facts import STAGES, intake_fact, reader, stage_fact
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge, knowledge_digest, load_knowledge
+from .pipeline import PIPELINE, choose_programme
 from .plan import (
     Exclusion,
     Outcome,
@@ -307,15 +308,17 @@ def decide(intake: Intake, book: RuleBook) -> tuple[Decisions, str | None]:
     d = Decisions()
     base = intake_fact(intake, book.knowledge)
     all_derived = list(book.rules.derived)
-    _run_stage(book, "screen", stage_fact(base, None, d.derived, all_derived), d)
-    if d.stops:
-        return d, None
-    _run_stage(book, "route", stage_fact(base, None, d.derived, all_derived), d)
-    if not d.programmes:
-        raise EngineError("no rule chose a programme for this intake (the rule set is incomplete)")
-    rank = {p: book.knowledge.programmes[p].caution_rank for _, p in d.programmes}
-    programme = min(rank, key=lambda p: (rank[p], p))  # the most conservative choice wins
-    _run_stage(book, "select", stage_fact(base, programme, d.derived, all_derived), d)
+    ranks = {p.id: p.caution_rank for p in book.knowledge.programmes.values()}
+    programme: str | None = None
+    for spec in PIPELINE:
+        if spec.runs != "always" and d.stops:  # a stop ends the pipeline: no plan
+            return d, None
+        if spec.runs == "planned":
+            programme = choose_programme((p for _, p in d.programmes), ranks)
+            if programme is None:
+                raise EngineError("no rule chose a programme for this intake (the rule set is incomplete)")
+        fact = stage_fact(base, programme if spec.sees_programme else None, d.derived, all_derived)
+        _run_stage(book, spec.name, fact, d)
     return d, programme
 
 

@@ -33,7 +33,10 @@ from .errors import KnowledgeError
 from .facts import NO_PROGRAMME, STAGES, FieldSpec
 from .intake import baseline_answers
 from .knowledge import Knowledge
+from .pipeline import PIPELINE, programme_order
 from .ruleset import ChooseProgramme, Derive, Exclude, LoadedRule, RuleSet, Stop
+
+_GATES = {spec.name: spec.runs for spec in PIPELINE}  # when a rule of each stage can fire at all
 
 
 def intake_fields(specs: Mapping[str, FieldSpec]) -> dict[str, FieldSpec]:
@@ -172,7 +175,8 @@ class Logic:
 
     def _programme_formulas(self) -> dict[str, Any]:
         """programme id -> "the select stage sees this programme" (the most conservative chosen)."""
-        ranked = sorted(self.knowledge.programmes.values(), key=lambda p: (p.caution_rank, p.id))
+        programmes = self.knowledge.programmes
+        ranked = [programmes[p] for p in programme_order({p.id: p.caution_rank for p in programmes.values()})]
         chosen = {
             p.id: any_of([self.when(r) for r in self._choosers[p.id]]) if p.id in self._choosers else None
             for p in ranked
@@ -201,13 +205,9 @@ class Logic:
         """The rule fires: its stage runs (no stop before route; a programme before select) and it holds."""
         formula = self._fires.get(item.id)
         if formula is None:
-            stage = item.rule.stage
-            if stage == "screen":
-                formula = self.when(item)
-            elif stage == "route":
-                formula = all_of([z3.Not(self.stop), self.when(item)])
-            else:
-                formula = all_of([self.planned, self.when(item)])
+            runs = _GATES[item.rule.stage]
+            gate = {"always": None, "not_stopped": lambda: z3.Not(self.stop), "planned": lambda: self.planned}[runs]
+            formula = self.when(item) if gate is None else all_of([gate(), self.when(item)])
             self._fires[item.id] = formula
         return formula
 
@@ -283,10 +283,10 @@ class Logic:
 
     def fires_named(self, item: LoadedRule) -> Any:
         """``fires(item)`` for ``possible``/``example``, with "its stage runs" named once for all rules."""
-        stage = item.rule.stage
-        if stage == "screen":
+        runs = _GATES[item.rule.stage]
+        if runs == "always":
             return self.when(item)
-        if stage == "route":
+        if runs == "not_stopped":
             return all_of([self.guard("not stop", lambda: z3.Not(self.stop)), self.when(item)])
         return all_of([self.guard("planned", self.planned), self.when(item)])
 
