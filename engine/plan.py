@@ -6,8 +6,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from .ruleset import WarningLevel
+
 Outcome = Literal["clear", "consult", "stop"]
-Level = Literal["info", "caution", "consult", "urgent"]
 
 
 class _Out(BaseModel):
@@ -24,9 +25,11 @@ class Screen(_Out):
     reasons: tuple[Reason, ...]
 
 
-class Warning(_Out):
+class PlanWarning(_Out):
+    """A warning in the plan (not Python's ``Warning``): which rule, how serious, what to do."""
+
     rule: str
-    level: Level
+    level: WarningLevel
     message: str
     source: str
 
@@ -80,7 +83,7 @@ class Plan(_Out):
     screen: Screen
     programme: str | None
     sessions_per_week: str | None
-    warnings: tuple[Warning, ...]
+    warnings: tuple[PlanWarning, ...]
     sessions: tuple[Session, ...]
     excluded: tuple[Exclusion, ...]
     derived: tuple[str, ...]

@@ -29,12 +29,12 @@ from .plan import (
     Outcome,
     Plan,
     PlannedExercise,
+    PlanWarning,
     Provenance,
     Reason,
     Screen,
     Session,
     TraceEntry,
-    Warning,
 )
 from .resources import default_knowledge_dir, default_rules_dir
 from .ruleset import (
@@ -236,11 +236,11 @@ class PlanIndex:
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
             for p in knowledge.programmes
         }
-        self.warnings: dict[int, Warning] = {}  # id(action) -> its Warning (actions live as long as the rules)
+        self.warnings: dict[int, PlanWarning] = {}  # id(action) -> its PlanWarning (actions live as long as the rules)
         for item in rules.rules:
             for action in item.rule.then:
                 if isinstance(action, (Stop, Warn)):
-                    self.warnings[id(action)] = Warning(
+                    self.warnings[id(action)] = PlanWarning(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
 
