@@ -257,6 +257,11 @@ def pydantic_to_error(
     return error(message, file=file, location=location, rule=rule, suggestion=suggestion)
 
 
+def _number(value: Any) -> str:
+    """A bound as a person writes it: 180, not 180.0."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
+
+
 def _shown_input(value: Any) -> str:
     shown = repr(value)
     return shown if len(shown) <= 60 else shown[:57] + "..."
@@ -306,8 +311,12 @@ def _plain(error: Any, field: str) -> tuple[str, str | None]:
         bound = ctx.get("min_length") if kind == "too_short" else ctx.get("max_length")
         word = "at least" if kind == "too_short" else "at most"
         return f"expected {word} {bound} entries{got}", None
-    if kind in ("greater_than_equal", "greater_than"):
-        return f"must be at least {ctx.get('ge', ctx.get('gt'))}{got}", None
-    if kind in ("less_than_equal", "less_than"):
-        return f"must be at most {ctx.get('le', ctx.get('lt'))}{got}", None
+    if kind == "greater_than_equal":
+        return f"must be at least {_number(ctx.get('ge'))}{got}", None
+    if kind == "greater_than":
+        return f"must be more than {_number(ctx.get('gt'))}{got}", None
+    if kind == "less_than_equal":
+        return f"must be at most {_number(ctx.get('le'))}{got}", None
+    if kind == "less_than":
+        return f"must be less than {_number(ctx.get('lt'))}{got}", None
     return str(error.get("msg", "invalid value")) + got, None

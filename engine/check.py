@@ -11,12 +11,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import z3
 
-from .errors import RuleError
+from .errors import KnowledgeError, RuleError
 from .facts import NO_PROGRAMME
+from .figures import figure_problems, load_figures
 from .knowledge import EXERCISE_DIR, Knowledge
 from .obligations import unmet
 from .ruleset import ChooseProgramme, Exclude, Include, LoadedRule, Prescribe, RuleSet
@@ -305,7 +307,11 @@ def _prefer_and_exclude(
 
 
 def enforce(rules: RuleSet, knowledge: Knowledge) -> None:
-    """Raise the first problem as a ``RuleError``."""
+    """Raise the first problem as a ``RuleError`` (a broken exercise picture as a ``KnowledgeError``)."""
     found = problems(rules, knowledge)
     if found:
         raise found[0].error()
+    figures = load_figures(Path(knowledge.root))  # raises KnowledgeError naming file and field
+    missing = figure_problems(figures, knowledge.exercises)
+    if missing:
+        raise KnowledgeError(missing[0])

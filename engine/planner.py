@@ -16,6 +16,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
+from . import verdicts
 from ._version import __version__
 from .compiler import StageCheck, compile_stage_check, compile_stages
 from .durable_host import DurableEvaluator
@@ -96,9 +97,12 @@ def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = No
                 return _CACHE[key]
     knowledge = load_knowledge(knowledge_path)  # knowledge errors are reported first
     rules = load_rules(rules_path, knowledge)
-    from .check import enforce
+    verdict = verdicts.key(rules.digest, knowledge.digest)
+    if not verdicts.passed(verdict):  # the proofs run once per set of bytes (engine/verdicts.py)
+        from .check import enforce
 
-    enforce(rules, knowledge)
+        enforce(rules, knowledge)
+        verdicts.remember(verdict)
     with _CACHE_LOCK:
         if key is not None and key in _CACHE:  # another thread loaded the same folders meanwhile
             return _CACHE[key]

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Remembered check verdicts (engine/verdicts.py) go to a folder of this test run, never to the user's
+# cache: every run proves the shipped set at least once, and subprocesses inherit the setting.
+os.environ["BACKPLAN_CACHE_DIR"] = tempfile.mkdtemp(prefix="backplan-test-cache-")
 
 import engine
 from engine.intake import baseline_answers

@@ -269,7 +269,7 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             "trunk = 79",
             "trunk = 279",
-            "core.toml: figure 'plank'.end.trunk: Input should be less than or equal to 180, got 279",
+            "core.toml: figure 'plank'.end.trunk: must be at most 180, got 279",
         ),
         (
             "elbow = 90",
@@ -279,7 +279,7 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             "elbow = 90",
             "elbow = { left = 90, right = -100 }",
-            "core.toml: figure 'plank'.end.elbow.right: Input should be greater than or equal to -90, got -100",
+            "core.toml: figure 'plank'.end.elbow.right: must be at least -90, got -100",
         ),
         (
             "elbow = 90",
@@ -290,7 +290,7 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             "trunk = 79",
             'trunk = "79"',
-            "core.toml: figure 'plank'.end.trunk: Input should be a valid number, got '79'",
+            "core.toml: figure 'plank'.end.trunk: expected a number, e.g. trunk = 1.5, got '79'",
         ),
         (
             '{ kind = "floor" }',
@@ -327,7 +327,7 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             'exercise = "plank"',
             'exercise = "Plank"',
-            "core.toml: figure 'Plank'.exercise: String should match pattern '^[a-z][a-z0-9_]*$', got 'Plank'",
+            "core.toml: figure 'Plank'.exercise: expected an id of small letters, digits and _, starting with a letter, e.g. my_rule, got 'Plank'",
         ),
         (
             "[[figure]]",
@@ -372,7 +372,7 @@ def test_check_figures_reports_load_errors_and_problems_as_lines(tmp_path: Path)
     assert check_figures(tmp_path, ["plank"]) == [f"{tmp_path / 'figures'}: no figure files (*.toml) found"]
     _folder(tmp_path, GOOD.replace("trunk = 79", "trunk = 279"))
     assert check_figures(tmp_path, ["plank"]) == [
-        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: Input should be less than or equal to 180,"
+        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: must be at most 180,"
         " got 279"
     ]
     _folder(tmp_path, GOOD)
