@@ -349,9 +349,10 @@ def explain(
             lines.append(f"{verdict.name} ({verdict.id}): {status_text(verdict.status)}")
             if verdict.in_plan:
                 lines.append(f"  in: {', '.join(verdict.sessions)}")
+                steps = {f"dosing:{step.id}": step.title for step in book.knowledge.dosing.step}
                 for rule_id in verdict.because:
                     item = book.rules.by_id().get(rule_id)
-                    title = item.rule.title if item else rule_id
+                    title = item.rule.title if item else steps.get(rule_id, rule_id)
                     lines.append(f"  because {rule_id}: {title}")
             for reason in verdict.reasons:
                 lines.append(f"  - {reason.rule}: {reason.message}")
