@@ -656,7 +656,13 @@ def exercises_show(
             *[f"  {n}. {step}" for n, step in enumerate(ex.steps, 1)],
         ]
         if ex.contraindications:
-            lines += ["cautions:", *[f"  - {c}" for c in ex.notes()]]
+            lines += [
+                "cautions:",
+                *[
+                    f"  - {c}" if isinstance(c, str) else f"  - {c.text} (when {c.when.describe()})"
+                    for c in ex.contraindications
+                ],
+            ]
         named = rules_selecting(ex, book)
         lines += ["rules that select it:", *[f"  - {rule_id}: {verb}" for rule_id, verb in named]] if named else []
         _write(_for_stdout("\n".join(lines) + "\n"), None)
