@@ -11,14 +11,12 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import z3
 
-from .errors import KnowledgeError, RuleError
+from .errors import RuleError, closest
 from .facts import NO_PROGRAMME
-from .figures import figure_problems, load_figures
 from .knowledge import EXERCISE_DIR, Knowledge
 from .obligations import unmet
 from .ruleset import ChooseProgramme, Exclude, Include, LoadedRule, Prescribe, RuleSet
@@ -45,7 +43,7 @@ class Problem:
 
 def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
     """Every defect of a loaded rule set (an empty list means it is fit to use)."""
-    found: list[Problem] = []
+    found: list[Problem] = _figure_problems(knowledge)
     items = list(rules.rules)
     logic = Logic(rules, knowledge)
     order = list(logic.inputs)
@@ -306,12 +304,38 @@ def _prefer_and_exclude(
                 yield item, tag, other, fact
 
 
+def _figure_problems(knowledge: Knowledge) -> list[Problem]:
+    """The exercise pictures (knowledge/figures/, drawn by engine.figures) are knowledge too: a file that does
+    not load is bad input for every command (``KnowledgeError``), and every catalogue exercise has exactly
+    one figure, of an exercise the catalogue has."""
+    from pathlib import Path
+
+    from .figures import FIGURE_DIR, load_figures
+
+    folder = Path(knowledge.root) / FIGURE_DIR
+    if not folder.is_dir():
+        return []
+    figures = load_figures(Path(knowledge.root))
+    found = [
+        Problem(
+            figures.origin.get(ex_id, str(folder)),
+            None,
+            f"figure of an unknown exercise '{ex_id}'"
+            + (f" (did you mean '{near}'?)" if (near := closest(ex_id, knowledge.exercises)) else ""),
+        )
+        for ex_id in figures.figures
+        if ex_id not in knowledge.exercises
+    ]
+    found += [
+        Problem(str(folder), None, f"no figure for exercise '{ex_id}'")
+        for ex_id in knowledge.exercises
+        if ex_id not in figures.figures
+    ]
+    return found
+
+
 def enforce(rules: RuleSet, knowledge: Knowledge) -> None:
-    """Raise the first problem as a ``RuleError`` (a broken exercise picture as a ``KnowledgeError``)."""
+    """Raise the first problem as a ``RuleError``."""
     found = problems(rules, knowledge)
     if found:
         raise found[0].error()
-    figures = load_figures(Path(knowledge.root))  # raises KnowledgeError naming file and field
-    missing = figure_problems(figures, knowledge.exercises)
-    if missing:
-        raise KnowledgeError(missing[0])

@@ -23,7 +23,7 @@ import multiprocessing
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,8 @@ from .knowledge import Knowledge
 from .obligations import obligations, programme_obligations, stop_obligations, unmet
 from .output import check_folder
 from .plan import Plan
-from .planner import RuleBook, load_rulebook, recommend
-from .ruleset import Stop, Warn
+from .planner import RuleBook, evaluate, load_rulebook, recommend
+from .ruleset import Limit, Prescribe, Stop, Warn
 from .space import Case, Cell, equipment_sets, plan_cases, plan_cells, stop_cases
 from .symbolic import Logic, describe
 
@@ -58,6 +58,10 @@ INVARIANTS: dict[str, str] = {
     "urgent_means_stop": "an urgent warning (A&E / same day) never comes with an exercise plan -- proved",
     "plan_produced": "every valid intake gets a plan or a stop, never an internal error",
     "signature_matches": "the select rules that fired are the signature the solver predicted",
+    # --- dose order (issue 12): begin ---
+    "dose_order": "gentle dose <= catalogue dose <= strength dose at the same level: for every exercise, level, "
+    "goal and pain of the dosing table, and on every plan evaluated",
+    # --- dose order: end ---
 }
 DETERMINISM_EVERY = 97
 CHUNK_SIZE = 400
@@ -86,6 +90,74 @@ class Space:
     equipment_sets: tuple[tuple[str, ...], ...]
     stop_cases: int
     cases: tuple[Case, ...]
+
+
+# --- dose order (issue 12): begin ---
+def dose_out_of_order(programme: str, planned: Any, entry: Any, knowledge: Knowledge) -> str | None:
+    """Why a planned dose breaks the order its programme declares (knowledge/dosing.toml), or None."""
+    from .dosing import Dose
+
+    dose = Dose(planned.sets, planned.reps, planned.hold_seconds, planned.rest_seconds)
+    return _out_of_order(programme, planned.id, dose, entry, knowledge)
+
+
+def _out_of_order(programme: str, ex_id: str, dose: Any, entry: Any, knowledge: Knowledge) -> str | None:
+    from .dosing import at_most, at_most_each, catalogue_dose
+
+    order = knowledge.dosing.order_of(programme)
+    default = catalogue_dose(entry)
+    if order == "at_most_catalogue" and not at_most_each(dose, default):
+        return f"{ex_id}: {programme} dose {dose.text()} above the catalogue's {default.text()}"
+    if order == "at_least_catalogue" and not at_most(default, dose):
+        return f"{ex_id}: {programme} dose {dose.text()} below the catalogue's {default.text()}"
+    return None
+
+
+def doses_out_of_order_for_any_goal(
+    intake: Intake, evaluation: Any, knowledge: Knowledge, goals: Sequence[str] | None = None
+) -> list[str]:
+    """The plan's exercises dosed for every goal (``goals``; None: the intake's) with the same fired rules.
+    The dosing table reads the goal; when no rule that changes a dose reads it, one plan per signature
+    covers every goal's dose."""
+    from .dosing import Dose
+    from .planner import dose_with_rules
+
+    plan = evaluation.plan
+    out: list[str] = []
+    for ex_id in dict.fromkeys(plan.exercise_ids()):
+        entry = knowledge.exercises[ex_id]
+        for goal in goals or (intake.goal,):
+            sets, reps, hold, rest, _ = dose_with_rules(
+                entry,
+                plan.programme or "",
+                intake.experience,
+                intake.active,
+                goal,
+                intake.pain.intensity,
+                evaluation.decisions,
+                knowledge,
+            )
+            broken = _out_of_order(plan.programme or "", ex_id, Dose(sets, reps, hold, rest), entry, knowledge)
+            if broken:
+                out.append(f"{broken} (goal {goal})")
+    return out
+
+
+def dose_table_failures(knowledge: Knowledge) -> list[ProofFailure]:
+    """The dosing table's order over every exercise, level, goal and pain, with answers that reproduce it."""
+    from .dosing import order_violations
+
+    out = []
+    for v in order_violations(knowledge)[:FILES_PER_INVARIANT]:
+        answers = baseline_answers(knowledge)
+        answers.update(experience=v.level, goal=v.goal)
+        if v.pain:
+            answers["pain"] = {"status": "chronic", "intensity": v.pain, "radiates_to_leg": False}
+        out.append(ProofFailure("dose_order", f"{v.exercise} ({v.level}, goal {v.goal}): {v.message}", answers))
+    return out
+
+
+# --- dose order: end ---
 
 
 def prove(logic: Logic) -> tuple[list[str], list[ProofFailure]]:
@@ -188,14 +260,26 @@ class Checker:
                 if f.startswith("conditions."):
                     self.readers.setdefault(f.split(".", 1)[1], set()).add(item.id)
         self.select = {r.id for r in book.rules.stage("select")}
+        # --- dose order (issue 12): begin ---
+        # Every goal's dose is checked on each plan, unless a rule that changes a dose reads the goal.
+        dosing_rules = [r for r in book.rules.rules if any(isinstance(a, (Limit, Prescribe)) for a in r.rule.then)]
+        self.dose_goals = (
+            None if any("goal" in r.rule.when.fields() for r in dosing_rules) else tuple(book.knowledge.goals)
+        )
+        # --- dose order: end ---
 
     def check(self, intake: Intake, expected: frozenset[str] | None = None, recheck: bool = False) -> list[Finding]:
         try:
-            plan = recommend(intake, self.book)
+            evaluation = evaluate(intake, self.book)  # the decisions too: they dose every goal (dose_order)
+            plan = evaluation.plan
         except Exception as exc:  # any failure on a valid intake is a defect to report, not a crash
             return [Finding("plan_produced", f"{type(exc).__name__}: {exc}")]
         found = self._screen(intake, plan)
         found += self._exercises(intake, plan)
+        # --- dose order (issue 12): begin ---
+        broken = doses_out_of_order_for_any_goal(intake, evaluation, self.book.knowledge, self.dose_goals)
+        found += [Finding("dose_order", broken[0])] if broken else []
+        # --- dose order: end ---
         fired = frozenset(e.rule for e in plan.trace if e.rule in self.select)
         if expected is not None and fired != expected:
             missing, extra = sorted(expected - fired), sorted(fired - expected)
@@ -489,6 +573,7 @@ def verify_rulebook(
     space = build_space(book, cells)
     result = _run(book, space.cases, workers)
     counts = dict(result.counts)
+    space = replace(space, failures=(*space.failures, *dose_table_failures(book.knowledge)))  # issue 12
     for failure in space.failures:
         counts[failure.invariant] = counts.get(failure.invariant, 0) + 1
     violations: list[Violation] = []

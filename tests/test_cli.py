@@ -273,6 +273,6 @@ def test_rules_check_reports_a_missing_or_misnamed_picture(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
-        f"{path}: figure 'plankk'.exercise: unknown exercise 'plankk' (did you mean 'plank'?)",
+        f"{path}: figure of an unknown exercise 'plankk' (did you mean 'plank'?)",
         f"{knowledge / 'figures'}: no figure for exercise 'plank'",
     ]

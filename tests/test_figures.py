@@ -327,7 +327,8 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             'exercise = "plank"',
             'exercise = "Plank"',
-            "core.toml: figure 'Plank'.exercise: expected an id of small letters, digits and _, starting with a letter, e.g. my_rule, got 'Plank'",
+            "core.toml: figure 'Plank'.exercise: expected an id of small letters, digits and _, "
+            "starting with a letter, e.g. my_rule, got 'Plank'",
         ),
         (
             "[[figure]]",
