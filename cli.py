@@ -907,13 +907,12 @@ def _stdout_never_fails() -> None:
     import codecs
     from contextlib import suppress
 
-    from engine.render import json_ascii, plain_text
-
     last: list[Any] = [None, False]  # the text being written and whether it is JSON: judged once
 
     def replace(exc: UnicodeError) -> tuple[str, int]:
         if not isinstance(exc, UnicodeEncodeError):
             raise exc
+        from engine.render import json_ascii, plain_text  # only when a character does not fit: not at start
         if exc.object is not last[0]:
             last[:] = [exc.object, _is_json(exc.object)]
         chunk = exc.object[exc.start : exc.end]

@@ -13,6 +13,8 @@ Errors: ``engine.InputError`` (bad answers, rules or knowledge; exit 2) and ``en
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
 from .errors import (
     BackplanError,
@@ -23,12 +25,45 @@ from .errors import (
     RuleError,
     UnknownExerciseError,
 )
-from .intake import Intake, intake_to_toml, load_intake, parse_intake
-from .knowledge import Knowledge, load_knowledge
-from .plan import Plan
-from .planner import Evaluation, RuleBook, evaluate, load_rulebook, recommend
-from .resources import default_knowledge_dir, default_rules_dir
-from .ruleset import RuleSet, load_rules
+
+if TYPE_CHECKING:  # the same names, imported on first use below: `import engine` costs almost nothing
+    from .intake import Intake, intake_to_toml, load_intake, parse_intake
+    from .knowledge import Knowledge, load_knowledge
+    from .plan import Plan
+    from .planner import Evaluation, RuleBook, evaluate, load_rulebook, recommend
+    from .resources import default_knowledge_dir, default_rules_dir
+    from .ruleset import RuleSet, load_rules
+
+_LAZY: dict[str, str] = {
+    "Intake": "intake",
+    "intake_to_toml": "intake",
+    "load_intake": "intake",
+    "parse_intake": "intake",
+    "Knowledge": "knowledge",
+    "load_knowledge": "knowledge",
+    "Plan": "plan",
+    "Evaluation": "planner",
+    "RuleBook": "planner",
+    "evaluate": "planner",
+    "load_rulebook": "planner",
+    "recommend": "planner",
+    "default_knowledge_dir": "resources",
+    "default_rules_dir": "resources",
+    "RuleSet": "ruleset",
+    "load_rules": "ruleset",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BackplanError",
