@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import InputError, closest
 from .knowledge import CATEGORIES, LEVELS, Exercise, Knowledge
-from .planner import RuleBook
+from .rulebook import RuleBook
 from .ruleset import ChooseProgramme, Derive, Exclude, Include, Limit, Prescribe, Stop, Warn
 
 

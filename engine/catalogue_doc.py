@@ -11,7 +11,7 @@ from pathlib import Path
 
 from .catalogue import describe_action
 from .facts import STAGES
-from .planner import RuleBook, load_rulebook
+from .rulebook import RuleBook, load_rulebook
 
 
 def render_catalogue(book: RuleBook) -> str:

@@ -14,7 +14,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from .planner import RuleBook
+from .rulebook import RuleBook
 from .ruleset import Derive, Exclude, Include, LoadedRule, Stop, Warn
 
 COLUMNS: tuple[str, ...] = (

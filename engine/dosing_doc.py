@@ -11,7 +11,7 @@ from .dosing import render_doc, rules_limits
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m engine.dosing_doc [--check] docs/dosing.md``"""
-    from .planner import load_rulebook
+    from .rulebook import load_rulebook
 
     args = list(sys.argv[1:] if argv is None else argv)
     check = "--check" in args

@@ -2,7 +2,7 @@
 
     answers -> screen -> (a stop ends here: no plan) -> route -> (a programme is chosen) -> select -> assemble
 
-The planner (``planner.decide``) walks ``PIPELINE`` to evaluate real intakes with durable_rules; the
+The planner (``stages.decide``) walks ``PIPELINE`` to evaluate real intakes with durable_rules; the
 solver encoding (``symbolic.Logic``, used by ``rules check`` and ``verify``) reads the same declaration
 to say, for every possible intake, when a rule of a stage can fire. Neither has its own copy of the
 order, of "a stop ends the screen", or of how the programme is chosen among several.

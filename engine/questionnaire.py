@@ -37,7 +37,7 @@ from .facts import LIST_FIELDS, field_specs
 from .intake import REQUIRED_PAIN, Intake, Startback, answers_to_toml, missing_answers, parse_answers_text, parse_intake
 from .knowledge import Knowledge, ScreeningGroup, ScreeningQuestion
 from .obligations import Obligation, obligations
-from .planner import RuleBook
+from .rulebook import RuleBook
 from .ruleset import LEVEL_ORDER, Stop
 
 Prompt = Callable[[str, str | None], str]

@@ -24,7 +24,7 @@ from ._tomlio import load_toml_file
 from .errors import BackplanError, InputError, KnowledgeError, closest
 from .knowledge import ID_PATTERN, load_knowledge
 from .output import write_atomic
-from .planner import load_rulebook
+from .rulebook import load_rulebook
 
 TODO = "TODO"
 

@@ -18,7 +18,7 @@ import z3
 
 from .knowledge import LEVELS, Knowledge
 from .obligations import Obligation, obligations
-from .planner import RuleBook
+from .rulebook import RuleBook
 from .symbolic import Logic
 
 

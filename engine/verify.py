@@ -119,8 +119,8 @@ def doses_out_of_order_for_any_goal(
     """The plan's exercises dosed for every goal (``goals``; None: the intake's) with the same fired rules.
     The dosing table reads the goal; when no rule that changes a dose reads it, one plan per signature
     covers every goal's dose."""
+    from .assemble import dose_with_rules
     from .dosing import Dose
-    from .planner import dose_with_rules
 
     plan = evaluation.plan
     out: list[str] = []

@@ -1,0 +1,204 @@
+"""Assembling the sessions of a plan: each programme block filled from the eligible exercises by pattern
+and rank, each exercise dosed (knowledge/dosing.toml, then the rules' caps) with the cautions that
+concern the person and why it is there."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+
+from .dosing import dose_for, level_of
+from .eligibility import ExerciseStatus
+from .facts import intake_fact, stage_fact
+from .index import PlanIndex, equipment_choice
+from .intake import Intake
+from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
+from .plan import (
+    PlannedExercise,
+    Session,
+)
+from .rulebook import RuleBook
+from .stages import Decisions
+
+# ``dosed_by`` names the dosing table's steps with this prefix, the rules by their ids.
+DOSING_PREFIX = "dosing:"
+
+# --- assembly --------------------------------------------------------------------------------------
+
+
+def _dose(
+    ex: Exercise, d: Decisions, programme: str, intake: Intake, knowledge: Knowledge
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    return dose_with_rules(
+        ex, programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d, knowledge
+    )
+
+
+def dose_with_rules(
+    ex: Exercise,
+    programme: str,
+    experience: str,
+    active: bool,
+    goal: str,
+    pain: int,
+    d: Decisions,
+    knowledge: Knowledge,
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    """The dosing table's dose (knowledge/dosing.toml), then any rule prescriptions, then the rules' caps."""
+    table = knowledge.dosing
+    level = level_of(experience, active, table)
+    base = dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived))
+    sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
+    used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
+    for item, rx in d.prescriptions:
+        if ex.category not in rx.categories:
+            continue
+        used.append(item.id)
+        if rx.sets is not None:
+            sets = rx.sets
+        if rx.reps is not None and reps is not None:
+            reps = rx.reps + (" each side" if reps.endswith(" each side") else "")
+        if rx.rest_seconds is not None:
+            rest = rx.rest_seconds
+    for item, limit in d.limits:
+        if ex.category not in limit.categories:
+            continue
+        if limit.max_sets is not None and sets > limit.max_sets:
+            sets = limit.max_sets
+            used.append(item.id)
+        if limit.min_rest_seconds is not None and rest < limit.min_rest_seconds:
+            rest = limit.min_rest_seconds
+            used.append(item.id)
+    return sets, reps, hold, rest, tuple(dict.fromkeys(used))
+
+
+def _pick_block(
+    template: BlockTemplate,
+    pool: Sequence[Exercise],
+    taken: set[str],
+    rank: Callable[[Exercise], tuple[int, int, int, int]],
+) -> list[Exercise]:
+    """Fill one block from its candidates (``pool``): pattern slots first, then variety, then rank."""
+    ordered = sorted(pool, key=rank)  # rank ends with the catalogue position: a strict total order
+    chosen: list[Exercise] = []
+    for pattern in template.patterns:
+        if len(chosen) >= template.count:
+            break
+        hit = next((ex for ex in ordered if ex.pattern == pattern and ex.id not in taken), None)
+        if hit is not None:
+            chosen.append(hit)
+            taken.add(hit.id)
+    counts: dict[str, int] = {}
+    for ex in chosen:
+        counts[ex.pattern] = counts.get(ex.pattern, 0) + 1
+    while len(chosen) < template.count:
+        # Fill with variety: fewest repeats of a movement pattern first, then rank (the first in
+        # rank order among those with the fewest repeats).
+        best: Exercise | None = None
+        fewest = 0
+        for ex in ordered:
+            if ex.id in taken:
+                continue
+            repeats = counts.get(ex.pattern, 0)
+            if best is None or repeats < fewest:
+                best, fewest = ex, repeats
+                if repeats == 0:
+                    break
+        if best is None:
+            break
+        chosen.append(best)
+        taken.add(best.id)
+        counts[best.pattern] = fewest + 1
+    return chosen
+
+
+def assemble_sessions(
+    intake: Intake, book: RuleBook, d: Decisions, programme: str, statuses: dict[str, ExerciseStatus]
+) -> tuple[Session, ...]:
+    k = book.knowledge
+    index = book.index
+    template = k.programmes[programme]
+    owned = frozenset(intake.equipment)
+    eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
+    target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
+    programme_rules = [item.id for item, p in d.programmes if p == programme]
+    # The select-stage fact: which catalogue cautions concern this person.
+    fact = stage_fact(intake_fact(intake, k), programme, d.derived, list(book.rules.derived))
+    used: dict[str, int] = {}
+    # The parts of an exercise's rank that do not change during the plan: preferred first, then
+    # closest to the target level, then catalogue order; times used in earlier sessions goes second.
+    preferred, levels, order = d.preferred, index.levels, index.order
+    fixed = {ex.id: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]) for ex in eligible}
+
+    def rank(ex: Exercise) -> tuple[int, int, int, int]:
+        first, distance, position = fixed[ex.id]
+        return (first, used.get(ex.id, 0), distance, position)
+
+    pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
+    doses: dict[str, tuple[int, str | None, int | None, int, tuple[str, ...]]] = {}
+    sessions: list[Session] = []
+    for session in template.sessions:
+        taken: set[str] = set()
+        planned: list[PlannedExercise] = []
+        minutes = None
+        for block in session.blocks:
+            if block.block == "cool_down":
+                minutes = block.minutes
+            key = (block.block, block.categories)
+            pool = pools.get(key)
+            if pool is None:
+                pool = [ex for ex in eligible if block.block in ex.blocks and ex.category in block.categories]
+                pools[key] = pool
+            for ex in _pick_block(block, pool, taken, rank):
+                dose = doses.get(ex.id)
+                if dose is None:
+                    dose = doses[ex.id] = _dose(ex, d, programme, intake, k)
+                sets, reps, hold, rest, dosed_by = dose
+                equipment = equipment_choice(index.exercises[ex.id], owned) or ()
+                planned.append(
+                    PlannedExercise(
+                        id=ex.id,
+                        name=ex.name,
+                        block=block.block,
+                        equipment=equipment,
+                        sets=sets,
+                        reps=reps,
+                        hold_seconds=hold,
+                        rest_seconds=rest,
+                        because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
+                        dosed_by=dosed_by,
+                        steps=ex.steps,
+                        cautions=_relative_to_leg(ex.cautions_for(fact), intake),
+                        why=_why(ex.id, statuses[ex.id].because, index),
+                        source=ex.source,
+                    )
+                )
+                statuses[ex.id].status = "planned"
+        for ex_id in taken:
+            used[ex_id] = used.get(ex_id, 0) + 1
+        sessions.append(Session(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
+    return tuple(sessions)
+
+
+_DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
+
+
+def _relative_to_leg(cautions: tuple[str, ...], intake: Intake) -> tuple[str, ...]:
+    """For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
+    starting: the advice becomes relative to their own symptoms ("further down the leg", the
+    peripheralisation convention that the leg-symptom rules follow)."""
+    if not intake.pain.radiates_to_leg:
+        return cautions
+    return tuple(_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in cautions)
+
+
+def _why(ex_id: str, because: Sequence[str], index: PlanIndex) -> tuple[str, ...]:
+    """Why the exercise is in the plan, in words: the reasons of the rules that included it, those that name
+    the exercise first (the most specific), then those that include it by category or tag."""
+    named: list[str] = []
+    broad: list[str] = []
+    for rule_id in because:
+        for chosen, reason, names in index.rules[rule_id].include_reasons:
+            if ex_id in chosen:
+                (named if names else broad).append(reason)
+    return tuple(dict.fromkeys([*named, *broad]))

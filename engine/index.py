@@ -1,0 +1,195 @@
+"""What the rules and the catalogue say independently of any answers, computed once per rule book: each
+rule's effects, the exercises each include/exclude selects, each exercise's eligibility facts, and the
+reference check of every stage."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .compiler import StageCheck, compile_stage_check
+from .facts import STAGES, reader
+from .knowledge import LEVELS, Exercise, Knowledge
+from .plan import (
+    PlanWarning,
+    Reason,
+)
+from .ruleset import (
+    ChooseProgramme,
+    Derive,
+    Exclude,
+    Include,
+    Limit,
+    LoadedRule,
+    Prescribe,
+    RuleSet,
+    Stop,
+    Warn,
+)
+
+
+def selects(action: Exclude | Include, ex: Exercise) -> bool:
+    return ex.id in action.exercises or bool(set(ex.tags) & set(action.tags)) or ex.category in action.categories
+
+
+# --- precomputed: what the rules and the catalogue say independently of the answers ---------------
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    """One rule, prepared: what it reads, and its effects sorted by kind (each kind in action order)
+    with exclusions and inclusions resolved to exercise ids in catalogue order."""
+
+    item: LoadedRule
+    order: tuple[int, int, str]
+    reads: tuple[tuple[str, Callable[[Mapping[str, Any]], Any]], ...]
+    stops: tuple[Stop, ...]
+    warnings: tuple[Stop | Warn, ...]  # stops and warnings, interleaved as written
+    excludes: tuple[tuple[tuple[str, ...], Reason], ...]
+    includes: tuple[tuple[tuple[str, ...], bool], ...]  # (exercise ids, prefer)
+    include_reasons: tuple[tuple[frozenset[str], str, bool], ...]  # (exercise ids, the reason, names them)
+    programmes: tuple[str, ...]
+    derives: tuple[str, ...]
+    prescriptions: tuple[Prescribe, ...]
+    limits: tuple[Limit, ...]
+    file_name: str
+    effect_text: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ExerciseFacts:
+    ex: Exercise
+    level: int
+    options: tuple[tuple[tuple[str, ...], frozenset[str]], ...]
+    never: Reason | None
+    needs: Reason | None  # "needs X, which the answers do not list"
+    prerequisite: Reason | None
+    prerequisite_level: int  # the lowest level among its prerequisites (planned only above it)
+    too_hard: Mapping[str, Reason]  # experience -> "an advanced exercise; experience is ..."
+
+
+STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
+
+
+class PlanIndex:
+    """Built once per ``RuleBook``; read-only afterwards, so safe to share between threads."""
+
+    def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
+        exercises = list(knowledge.exercises.values())
+        self.rules: dict[str, RuleFacts] = {}
+        for item in rules.rules:
+            then = item.rule.then
+            self.rules[item.id] = RuleFacts(
+                item=item,
+                order=item.order_key,
+                reads=tuple((f, reader(f)) for f in item.rule.when.fields()),
+                stops=tuple(a for a in then if isinstance(a, Stop)),
+                warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
+                excludes=tuple(
+                    (tuple(ex.id for ex in exercises if selects(a, ex)), Reason(rule=item.id, message=a.reason))
+                    for a in then
+                    if isinstance(a, Exclude)
+                ),
+                includes=tuple(
+                    (tuple(ex.id for ex in exercises if selects(a, ex)), a.prefer)
+                    for a in then
+                    if isinstance(a, Include)
+                ),
+                include_reasons=tuple(
+                    (frozenset(ex.id for ex in exercises if selects(a, ex)), a.reason, bool(a.exercises))
+                    for a in then
+                    if isinstance(a, Include)
+                ),
+                programmes=tuple(a.programme for a in then if isinstance(a, ChooseProgramme)),
+                derives=tuple(a.fact for a in then if isinstance(a, Derive)),
+                prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
+                limits=tuple(a for a in then if isinstance(a, Limit)),
+                file_name=Path(item.file).name,
+                effect_text=_effects(item),
+            )
+        # The reference semantics of every rule of a stage, as one generated function (see compiler).
+        self.checks: dict[str, StageCheck] = {
+            stage: compile_stage_check([(r.id, r.rule.when) for r in rules.stage(stage)]) for stage in STAGES
+        }
+        self.order = {ex_id: i for i, ex_id in enumerate(knowledge.exercises)}
+        self.levels = {ex.id: LEVELS.index(ex.level) for ex in exercises}
+        self.exercises: dict[str, ExerciseFacts] = {}
+        checks = knowledge.eligibility  # knowledge/eligibility.toml: each check's id, words and source
+
+        def reason(kind: str, **values: str) -> Reason:
+            return Reason(rule=checks[kind].id, message=checks[kind].say(**values))
+
+        for ex in exercises:
+            level = LEVELS.index(ex.level)
+            options = " or ".join(" + ".join(option) for option in ex.equipment)
+            prerequisite = None
+            prerequisite_level = -1
+            if ex.prerequisites:
+                names = " or ".join(knowledge.exercises[p].name for p in ex.prerequisites)
+                prerequisite = reason("prerequisite", names=names)
+                prerequisite_level = min(LEVELS.index(knowledge.exercises[p].level) for p in ex.prerequisites)
+            self.exercises[ex.id] = ExerciseFacts(
+                ex=ex,
+                level=level,
+                options=tuple((option, frozenset(option)) for option in ex.equipment),
+                never=reason("never_recommend", reason=ex.never_recommend_reason or "never recommended")
+                if ex.never_recommend
+                else None,
+                needs=reason("equipment", options=options) if ex.equipment else None,
+                prerequisite=prerequisite,
+                prerequisite_level=prerequisite_level,
+                too_hard={person: reason("level", level=ex.level, experience=person) for person in LEVELS[:level]},
+            )
+        self.not_included = {
+            p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
+            for p in knowledge.programmes
+        }
+        self.warnings: dict[int, PlanWarning] = {}  # id(action) -> its PlanWarning (actions live as long as the rules)
+        for item in rules.rules:
+            for action in item.rule.then:
+                if isinstance(action, (Stop, Warn)):
+                    self.warnings[id(action)] = PlanWarning(
+                        rule=item.id, level=action.level, message=action.message, source=item.rule.source
+                    )
+
+
+def equipment_choice(facts: ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:
+    """``Exercise.equipment_for``: the first option fully owned, () when none is needed, None when none is owned."""
+    if not facts.options:
+        return ()
+    for option, needed in facts.options:
+        if needed <= owned:
+            return option
+    return None
+
+
+def _effects(item: LoadedRule) -> tuple[str, ...]:
+    out = []
+    for a in item.rule.then:
+        if isinstance(a, (Stop, Warn)):
+            out.append(f"{a.action} ({a.level})")
+        elif isinstance(a, (Exclude, Include)):
+            parts = [
+                f"{name}: {', '.join(getattr(a, name))}"
+                for name in ("exercises", "tags", "categories")
+                if getattr(a, name)
+            ]
+            extra = " (prefer)" if isinstance(a, Include) and a.prefer else ""
+            out.append(f"{a.action}{extra} " + "; ".join(parts))
+        elif isinstance(a, ChooseProgramme):
+            out.append(f"programme {a.programme}")
+        elif isinstance(a, Derive):
+            out.append(f"derive {a.fact}")
+        elif isinstance(a, Prescribe):
+            dose = ", ".join(
+                f"{n} {getattr(a, n)}" for n in ("sets", "reps", "rest_seconds") if getattr(a, n) is not None
+            )
+            out.append(f"prescribe {'/'.join(a.categories)}: {dose}")
+        elif isinstance(a, Limit):
+            caps = ", ".join(
+                f"{n} {getattr(a, n)}" for n in ("max_sets", "min_rest_seconds") if getattr(a, n) is not None
+            )
+            out.append(f"limit {caps}")
+    return tuple(out)
