@@ -38,6 +38,8 @@ exercises_app = typer.Typer(help="Browse the exercise catalogue.", invoke_withou
 app.add_typer(rules_app, name="rules")
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(exercises_app, name="exercises")
+journal_app = typer.Typer(help="Export or delete a person's training journal.", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
 
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules folder (default: the bundled rules).", show_default=False)
@@ -47,6 +49,16 @@ KnowledgeOpt = Annotated[
     typer.Option("--knowledge", help="Knowledge folder (default: the bundled knowledge).", show_default=False),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the result to this file instead of stdout.")]
+JournalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--journal",
+        help="The journal: a SQLite file, or a database URL (postgresql://...). Default: journal.sqlite3 in "
+        "$BACKPLAN_DATA_DIR, else in the user's data folder ($XDG_DATA_HOME/backplan).",
+        show_default=False,
+    ),
+]
+PersonOpt = Annotated[str, typer.Option("--person", help="Whose journal (an id of your choice).")]
 
 
 class Format(str, Enum):
@@ -324,6 +336,10 @@ def plan(
 def explain(
     answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
     exercise_id: Annotated[str | None, typer.Argument(help="Exercise id: why is it in the plan, or why not.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Also the journal's progression rules, check-in by check-in.")
+    ] = None,
+    journal: JournalOpt = None,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
@@ -358,6 +374,10 @@ def explain(
                     lines.append(f"  because {rule_id}: {title}")
             for reason in verdict.reasons:
                 lines.append(f"  - {reason.rule}: {reason.message}")
+        if person is not None:
+            from engine.journal.commands import explain_journal
+
+            lines += ["", *explain_journal(intake, book, person, journal)]
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
@@ -716,6 +736,99 @@ def scenarios_run(
         _write(_for_stdout(report.render()), None)
     if not report.passed:
         raise typer.Exit(1)
+
+
+# --- the training journal (engine.journal) -------------------------------------------------------------
+
+
+@app.command()
+def checkin(
+    answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
+    date: Annotated[str, typer.Option("--date", help="The day of the session, YYYY-MM-DD.", show_default=False)],
+    pain_during: Annotated[
+        str, typer.Option("--pain-during", help="Pain during training, 0-10.", show_default=False)
+    ],
+    pain_next_day: Annotated[
+        str, typer.Option("--pain-next-day", help="Pain the next morning, 0-10.", show_default=False)
+    ],
+    done: Annotated[str, typer.Option("--done", help="How much of the session: all, some or none.", show_default=False)],
+    symptom: Annotated[
+        list[str] | None,
+        typer.Option("--symptom", help="A screening question (id) that has become 'yes' since the intake; repeat."),
+    ] = None,
+    person: PersonOpt = "me",
+    journal: JournalOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Record one training session in the journal (the same date again replaces it)."""
+    from engine.journal.commands import record
+
+    with _errors():
+        book = _book(rules, knowledge)
+        line = record(
+            answers,
+            date=date,
+            pain_during=pain_during,
+            pain_next_day=pain_next_day,
+            done=done,
+            symptoms=symptom or [],
+            person=person,
+            journal=journal,
+            book=book,
+        )
+        _write(_for_stdout(line), None)
+
+
+@app.command()
+def progress(
+    answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    out: OutOpt = None,
+    person: PersonOpt = "me",
+    journal: JournalOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """The journal's decision (progress, hold, regress or stop), the pain trend and the adjusted plan."""
+    from engine.journal.commands import load
+    from engine.journal.progression import progression_for
+    from engine.journal.report import into_page, progress_html, progress_markdown, progress_text
+
+    with _errors():
+        book = _book(rules, knowledge)
+        intake, outcome = load(answers, person, journal, book)
+        to_stdout = out is None
+        usual = intake.pain.intensity
+        prog = progression_for(book)
+        if format is Format.json:
+            text = outcome.to_json()
+            text = _for_stdout(text, format) if to_stdout else text
+        elif format is Format.markdown:
+            text = progress_markdown(outcome, prog, usual) + _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+        elif format.value == "html":
+            text = into_page(_render(outcome.plan, book.knowledge, format, to_stdout=to_stdout), progress_html(outcome, prog, usual))
+        else:
+            text = _for_stdout(progress_text(outcome, prog, usual)) + _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+        _write(text, out)
+
+
+@journal_app.command("export")
+def journal_export(person: PersonOpt = "me", journal: JournalOpt = None) -> None:
+    """A person's check-ins as JSON: {"person", "schema_version", "checkins": [...]}, in date order."""
+    from engine.journal.commands import export_json
+
+    with _errors():
+        _write(export_json(person, journal), None)
+
+
+@journal_app.command("delete")
+def journal_delete(person: PersonOpt = "me", journal: JournalOpt = None) -> None:
+    """Delete every check-in of a person (other people's journals are kept)."""
+    from engine.journal.commands import delete
+
+    with _errors():
+        _write(_for_stdout(delete(person, journal)), None)
 
 
 @app.command()

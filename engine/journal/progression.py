@@ -494,3 +494,35 @@ def _advice(step: Step, progression: Progression) -> Iterable[Warning]:
         item = rules.get(rule_id)
         if item is not None and item.rule.warn is not None:
             yield Warning(rule=rule_id, level=item.rule.warn.level, message=item.rule.warn.message, source=item.rule.source)
+
+
+def parse_date(text: str) -> datetime.date:
+    """A calendar date written YYYY-MM-DD (``InputError`` otherwise)."""
+    import re
+
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text or ""):
+        raise InputError(f"'{text}' is not a date: write YYYY-MM-DD", location="--date")
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError as exc:
+        raise InputError(f"'{text}' is not a date: {exc}", location="--date") from None
+
+
+def parse_pain(text: str, option: str) -> int:
+    """A pain score 0..10, written as a whole number."""
+    value = text.strip() if isinstance(text, str) else str(text)
+    if not value.isdigit() or not 0 <= int(value) <= 10:
+        raise InputError(f"pain is a whole number from 0 to 10, got '{text}'", location=option)
+    return int(value)
+
+
+def make_checkin(
+    date: str, pain_during: str, pain_next_day: str, done: str, symptoms: Iterable[str], knowledge: Knowledge
+) -> CheckIn:
+    """A check-in from what was typed, every part validated (``InputError`` naming the option)."""
+    day = parse_date(date)
+    during = parse_pain(pain_during, "--pain-during")
+    next_day = parse_pain(pain_next_day, "--pain-next-day")
+    if done not in DONE:
+        raise InputError(f"'{done}' is not one of: {', '.join(DONE)}", location="--done", suggestion=closest(done, DONE))
+    return CheckIn(day, during, next_day, done, check_symptoms(symptoms, knowledge))
