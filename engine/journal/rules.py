@@ -396,25 +396,33 @@ def compile_rule(rule: ProgressionRule, sessions_per_week: int) -> dict[str, Any
     a rule fires when, and only when, the check-in bound to ``l`` arrives (every join reaches back from
     ``l``: to the step before it, to the journal's first day, to the check-in ``count - 1`` before it)."""
     latest = [{"t": CHECKIN}] + ([compile_condition(rule.latest)] if rule.latest is not None else [])
+    if rule.window is not None:  # the latest is in the window: it satisfies ``every`` too (durable's ``$not``
+        latest.append(compile_condition(rule.window.every))  # below never looks at the fact bound to ``l``)
     parts: list[dict[str, Any]] = [{"l": _and(*latest) if len(latest) > 1 else latest[0]}]
+    # durable_rules' ``$not`` never sees a fact bound to another alias of the same rule (measured): each alias
+    # that could be one of the facts a ``$not`` below looks for carries that negation's condition itself.
+    previous: list[dict[str, Any]] = []
     if rule.previous:
-        parts.append({"p": _and({"t": STEP}, {"seq": _minus("l", "seq", 1)}, _one_of(rule.previous))})
+        previous = [{"t": STEP}, {"seq": _minus("l", "seq", 1)}, _one_of(rule.previous)]
+        if rule.window is not None and rule.window.unchanged:
+            start = _minus("l", "day", rule.window.days - 1)
+            previous.append({"$or": [{"$lt": {"day": start}}, {"changed": False}]})
+        parts.append({"p": _and(*previous)})
     if rule.decided:
         parts.append({"d": _and({"t": STEP}, {"seq": {"l": "seq"}}, _one_of(rule.decided))})
     if rule.window is not None:
         w = rule.window
         start = _minus("l", "day", w.days - 1)  # the first day of the window
         parts.append({"j": _and({"t": JOURNAL}, {"$lte": {"first_day": start}})})
-        parts.append(
-            {"k": _and({"t": CHECKIN}, {"seq": _minus("l", "seq", w.count(sessions_per_week) - 1)}, {"$gte": {"day": start}})}
-        )
+        kth = _minus("l", "seq", w.count(sessions_per_week) - 1)
+        parts.append({"k": _and({"t": CHECKIN}, {"seq": kth}, {"$gte": {"day": start}}, compile_condition(w.every))})
         # Negations name only facts asserted before ``l`` (seq bounds): a blocking fact arriving after a rule
         # fired makes durable_rules retract a consumed match, which crashes it (measured).
         parts.append(
             {
                 "u$not": _and(
                     {"t": CHECKIN},
-                    {"$lte": {"seq": {"l": "seq"}}},
+                    {"$lt": {"seq": {"l": "seq"}}},
                     {"$gte": {"day": start}},
                     compile_condition(w.every, negate=True),
                 )

@@ -89,10 +89,11 @@ class Target:
 
     url: sa.URL
     path: Path | None  # the SQLite file, when it is one
+    given: str = ""  # the URL as the user wrote it, password hidden
 
     @property
     def shown(self) -> str:
-        return str(self.path) if self.path is not None else self.url.render_as_string(hide_password=True)
+        return str(self.path) if self.path is not None else self.given
 
 
 def resolve(journal: str | None) -> Target:
@@ -114,9 +115,8 @@ def resolve(journal: str | None) -> Target:
         path = Path(url.database).expanduser()
         return Target(url.set(drivername="sqlite+pysqlite", database=str(path)), path)
     if backend == "postgresql":
-        if url.get_driver_name() in ("psycopg2", "pg8000", "asyncpg"):
-            pass
-        return Target(url.set(drivername="postgresql+psycopg"), None)
+        # psycopg (3) is the driver backplan installs, whatever driver the URL names
+        return Target(url.set(drivername="postgresql+psycopg"), None, url.render_as_string(hide_password=True))
     raise InputError(
         f"unsupported database '{backend}': give a file name, sqlite:///FILE or postgresql://...", location="--journal"
     )
