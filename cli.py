@@ -745,13 +745,13 @@ def scenarios_run(
 def checkin(
     answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
     date: Annotated[str, typer.Option("--date", help="The day of the session, YYYY-MM-DD.", show_default=False)],
-    pain_during: Annotated[
-        str, typer.Option("--pain-during", help="Pain during training, 0-10.", show_default=False)
-    ],
+    pain_during: Annotated[str, typer.Option("--pain-during", help="Pain during training, 0-10.", show_default=False)],
     pain_next_day: Annotated[
         str, typer.Option("--pain-next-day", help="Pain the next morning, 0-10.", show_default=False)
     ],
-    done: Annotated[str, typer.Option("--done", help="How much of the session: all, some or none.", show_default=False)],
+    done: Annotated[
+        str, typer.Option("--done", help="How much of the session: all, some or none.", show_default=False)
+    ],
     symptom: Annotated[
         list[str] | None,
         typer.Option("--symptom", help="A screening question (id) that has become 'yes' since the intake; repeat."),
@@ -805,11 +805,17 @@ def progress(
             text = outcome.to_json()
             text = _for_stdout(text, format) if to_stdout else text
         elif format is Format.markdown:
-            text = progress_markdown(outcome, prog, usual) + _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+            text = progress_markdown(outcome, prog, usual) + _render(
+                outcome.plan, book.knowledge, format, to_stdout=to_stdout
+            )
         elif format.value == "html":
-            text = into_page(_render(outcome.plan, book.knowledge, format, to_stdout=to_stdout), progress_html(outcome, prog, usual))
+            text = into_page(
+                _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout), progress_html(outcome, prog, usual)
+            )
         else:
-            text = _for_stdout(progress_text(outcome, prog, usual)) + _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+            text = _for_stdout(progress_text(outcome, prog, usual)) + _render(
+                outcome.plan, book.knowledge, format, to_stdout=to_stdout
+            )
         _write(text, out)
 
 
@@ -844,8 +850,13 @@ def verify(
     with _errors():
         book = _book(rules, knowledge)
         report = verify_rulebook(book, workers=workers or (os.cpu_count() or 1), out_dir=out)
-        _write(_for_stdout(report.render()), None)
-    if not report.passed:
+        # --- the journal's progression invariants (engine.journal.invariants) ---
+        from engine.journal.invariants import verify_journal
+
+        journal_report = verify_journal(book, workers=workers or (os.cpu_count() or 1))
+        _write(_for_stdout(report.render() + "\n" + journal_report.render()), None)
+        # --- end of the journal's part ---
+    if not (report.passed and journal_report.passed):
         raise typer.Exit(1)
 
 

@@ -29,7 +29,9 @@ def terminal_chart(steps: Sequence[Step], usual: int, width: int = MAX_COLUMNS) 
         for step in shown:
             during = step.checkin.pain_during == level
             next_day = step.checkin.pain_next_day == level
-            mark = "#" if during and next_day else "*" if during else "o" if next_day else "-" if level == usual else " "
+            mark = (
+                "#" if during and next_day else "*" if during else "o" if next_day else "-" if level == usual else " "
+            )
             cells.append(mark + " ")
         lines.append(f"{level:>2} |" + "".join(cells).rstrip())
     lines.append("   +" + "--" * len(shown))
@@ -91,9 +93,8 @@ def svg_chart(steps: Sequence[Step], usual: int, *, width: int = 640, height: in
                 + (f", symptoms {', '.join(c.symptoms)}" if c.symptoms else "")
                 + f"; decision {s.decision}"
             )
-            out.append(
-                f'<circle cx="{x(i):.1f}" cy="{y(c.pain_during):.1f}" r="3" fill="#bc4c00"><title>{tip}</title></circle>'
-            )
+            dot = f'<circle cx="{x(i):.1f}" cy="{y(c.pain_during):.1f}" r="3" fill="#bc4c00">'
+            out.append(f"{dot}<title>{tip}</title></circle>")
             out.append(
                 f'<rect x="{x(i) - 3:.1f}" y="{top + plot_h + 6}" width="6" height="6" '
                 f'fill="{DECISION_COLOUR[s.decision]}"><title>{tip}</title></rect>'
@@ -101,7 +102,9 @@ def svg_chart(steps: Sequence[Step], usual: int, *, width: int = 640, height: in
         first, last = steps[0].checkin.date.isoformat(), steps[-1].checkin.date.isoformat()
         out.append(f'<text x="{left}" y="{top + plot_h + 26}" fill="#57606a">{first}</text>')
         if n > 1:
-            out.append(f'<text x="{left + plot_w}" y="{top + plot_h + 26}" text-anchor="end" fill="#57606a">{last}</text>')
+            out.append(
+                f'<text x="{left + plot_w}" y="{top + plot_h + 26}" text-anchor="end" fill="#57606a">{last}</text>'
+            )
     legend = [
         ("#bc4c00", "during training", ""),
         ("#0969da", "next day", ' stroke-dasharray="5 3"'),
@@ -110,7 +113,9 @@ def svg_chart(steps: Sequence[Step], usual: int, *, width: int = 640, height: in
     lx = left
     ly = height - 12
     for colour, label, dash in legend:
-        out.append(f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>')
+        out.append(
+            f'<line x1="{lx}" x2="{lx + 18}" y1="{ly - 4}" y2="{ly - 4}" stroke="{colour}" stroke-width="2"{dash}/>'
+        )
         out.append(f'<text x="{lx + 22}" y="{ly}" fill="#24292f">{label}</text>')
         lx += 30 + 7 * len(label)
     for decision, colour in DECISION_COLOUR.items():

@@ -90,6 +90,17 @@ class Report:
     def passed(self) -> bool:
         return not self.counts
 
+    def merge(self, other: Report) -> None:
+        self.programmes.update(other.programmes)
+        self.sequences += other.sequences
+        self.durable += other.durable
+        self.plans += other.plans
+        for name, n in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + n
+        for name, kept in other.examples.items():
+            mine = self.examples.setdefault(name, [])
+            mine.extend(kept[: max(0, EXAMPLES - len(mine))])
+
     def fail(self, invariant: str, example: str) -> None:
         self.counts[invariant] = self.counts.get(invariant, 0) + 1
         kept = self.examples.setdefault(invariant, [])
@@ -193,7 +204,8 @@ class _Walk:
             fail("no_progress_after_pain")
         elif decision != want:
             fail("clean_weeks_progress")
-        consult = any(self.rules[r].item.rule.warn is not None and self.rules[r].item.rule.warn.level == "consult" for r in advice)  # type: ignore[union-attr]
+        warnings = [self.rules[r].item.rule.warn for r in advice]
+        consult = any(w is not None and w.level == "consult" for w in warnings)
         if decision == "regress" and previous and previous[-1] == "regress" and not consult:
             fail("consult_twice")
         if not 0 <= new <= self.top:
@@ -220,7 +232,12 @@ def _walk(walk: _Walk, letters: Sequence[tuple[int, Mapping[str, Any]]], bound: 
 
 
 def _durable(
-    progression: Progression, programme: str, top: int, letters: Sequence[tuple[int, Mapping[str, Any]]], path: Sequence[int], report: Report
+    progression: Progression,
+    programme: str,
+    top: int,
+    letters: Sequence[tuple[int, Mapping[str, Any]]],
+    path: Sequence[int],
+    report: Report,
 ) -> None:
     """Run one sequence through durable_rules (guarded by the replay) twice; the decisions must agree."""
     day = datetime.date(2024, 1, 1)
@@ -230,7 +247,9 @@ def _durable(
         gap, event = letters[index]
         day = day + datetime.timedelta(days=gap if n else 0)
         checkins.append(
-            CheckIn(day, event["pain_during"], event["pain_next_day"], event["done"], ("fever",) if event["symptom"] else ())
+            CheckIn(
+                day, event["pain_during"], event["pain_next_day"], event["done"], ("fever",) if event["symptom"] else ()
+            )
         )
         flags.append(bool(event["red_flag"]))
     runs = []
@@ -267,30 +286,68 @@ def _doses(book: RuleBook, progression: Progression, report: Report) -> None:
 
 
 def verify_journal(
-    book: RuleBook, *, cadence_bound: int = 8, gap_bound: int = 5, durable_bound: int = 3, top: int = 1
+    book: RuleBook,
+    *,
+    cadence_bound: int = 8,
+    gap_bound: int = 5,
+    durable_bound: int = 3,
+    top: int = 1,
+    workers: int = 1,
 ) -> Report:
-    """Check the progression invariants (module docstring); the report says what was covered."""
-    progression = progression_for(book)
+    """Check the progression invariants (module docstring); the report says what was covered.
+
+    ``workers`` > 1: one process per programme (each compiles its own rule book, as ``verify`` does)."""
+    bounds = (cadence_bound, gap_bound, durable_bound, top)
+    programmes = list(book.knowledge.programmes)
+    if workers > 1 and len(programmes) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        context = multiprocessing.get_context("spawn")  # never fork a process holding a durable Host
+        args = [(book.rules.root, book.knowledge.root, p, bounds) for p in programmes]
+        report = Report(bounds=(cadence_bound, gap_bound, durable_bound))
+        with ProcessPoolExecutor(min(workers, len(programmes)), mp_context=context) as pool:
+            for part in pool.map(_programme_in_worker, args):
+                report.merge(part)
+        _doses(book, progression_for(book), report)
+        return report
     report = Report(bounds=(cadence_bound, gap_bound, durable_bound))
-    day0 = datetime.date(2024, 1, 1).toordinal()
-    for programme in book.knowledge.programmes:
-        classes = event_classes(progression, programme)
-        report.programmes[programme] = len(classes)
-        cadence = max(1, 7 // progression.rules.sessions_per_week[programme])
-        for letters, bound in (
-            ([(cadence, c) for c in classes], cadence_bound),
-            ([(gap, c) for gap in (1, 7) for c in classes], gap_bound),
-        ):
-            walk = _Walk(progression, programme, report, top)
-            for n, path in enumerate(_walk(walk, letters, bound, day0)):
-                if n % DURABLE_EVERY == 0:
-                    _durable(progression, programme, top, letters, path, report)
-        short = [(cadence, c) for c in classes] + [(7, c) for c in classes]
-        for length in range(1, durable_bound + 1):
-            for path in itertools.product(range(len(short)), repeat=length):
-                _durable(progression, programme, top, short, path, report)
-    _doses(book, progression, report)
+    for programme in programmes:
+        _programme(book, programme, bounds, report)
+    _doses(book, progression_for(book), report)
     return report
+
+
+def _programme_in_worker(args: tuple[str, str, str, tuple[int, int, int, int]]) -> Report:
+    from pathlib import Path
+
+    from ..planner import load_rulebook
+
+    rules_dir, knowledge_dir, programme, bounds = args
+    report = Report(bounds=bounds[:3])
+    _programme(load_rulebook(Path(rules_dir), Path(knowledge_dir)), programme, bounds, report)
+    return report
+
+
+def _programme(book: RuleBook, programme: str, bounds: tuple[int, int, int, int], report: Report) -> None:
+    cadence_bound, gap_bound, durable_bound, top = bounds
+    progression = progression_for(book)
+    day0 = datetime.date(2024, 1, 1).toordinal()
+    classes = event_classes(progression, programme)
+    report.programmes[programme] = len(classes)
+    cadence = max(1, 7 // progression.rules.sessions_per_week[programme])
+    for letters, bound in (
+        ([(cadence, c) for c in classes], cadence_bound),
+        ([(gap, c) for gap in (1, 7) for c in classes], gap_bound),
+    ):
+        walk = _Walk(progression, programme, report, top)
+        for n, path in enumerate(_walk(walk, letters, bound, day0)):
+            if n % DURABLE_EVERY == 0:
+                _durable(progression, programme, top, letters, path, report)
+    short = [(cadence, c) for c in classes] + [(7, c) for c in classes]
+    for length in range(1, durable_bound + 1):
+        for combination in itertools.product(range(len(short)), repeat=length):
+            _durable(progression, programme, top, short, combination, report)
 
 
 __all__ = ["INVARIANTS", "Report", "event_classes", "event_fact", "expected", "verify_journal"]

@@ -191,7 +191,9 @@ class Progression:
         self.reference = {p: compile_reference(self.rules, p) for p in programmes}
         self.by_id = {p: {cr.item.id: cr for cr in self.reference[p]} for p in programmes}
         self.evaluator = DurableEvaluator(
-            {stage_name(p): compile_stage(self.rules, p) for p in programmes}, namespace="backplan_journal", seen_field="t"
+            {stage_name(p): compile_stage(self.rules, p) for p in programmes},
+            namespace="backplan_journal",
+            seen_field="t",
         )
         self.stops = stop_obligations(book.knowledge)
 
@@ -482,7 +484,11 @@ def _advice(step: Step, progression: Progression) -> Iterable[Warning]:
         for ob in step.red_flags:
             if ob.kind == "question":
                 q = knowledge.screening[ob.subject]
-                text = f"New since your intake: {q.short}. " + (f"{ob.meaning.note[0].upper()}{ob.meaning.note[1:]}. " if ob.meaning.note else "") + q.help
+                text = (
+                    f"New since your intake: {q.short}. "
+                    + (f"{ob.meaning.note[0].upper()}{ob.meaning.note[1:]}. " if ob.meaning.note else "")
+                    + q.help
+                )
                 source = q.source
             else:
                 f = knowledge.findings[ob.subject]
@@ -493,7 +499,9 @@ def _advice(step: Step, progression: Progression) -> Iterable[Warning]:
     for rule_id in step.because:
         item = rules.get(rule_id)
         if item is not None and item.rule.warn is not None:
-            yield Warning(rule=rule_id, level=item.rule.warn.level, message=item.rule.warn.message, source=item.rule.source)
+            yield Warning(
+                rule=rule_id, level=item.rule.warn.level, message=item.rule.warn.message, source=item.rule.source
+            )
 
 
 def parse_date(text: str) -> datetime.date:
@@ -524,5 +532,7 @@ def make_checkin(
     during = parse_pain(pain_during, "--pain-during")
     next_day = parse_pain(pain_next_day, "--pain-next-day")
     if done not in DONE:
-        raise InputError(f"'{done}' is not one of: {', '.join(DONE)}", location="--done", suggestion=closest(done, DONE))
+        raise InputError(
+            f"'{done}' is not one of: {', '.join(DONE)}", location="--done", suggestion=closest(done, DONE)
+        )
     return CheckIn(day, during, next_day, done, check_symptoms(symptoms, knowledge))

@@ -58,7 +58,15 @@ def progress_markdown(outcome: Outcome, progression: Progression, usual: int) ->
         "",
     ]
     lines += [f"- `{rule_id}`: {md_escape(title)}" for rule_id, title in _reasons(outcome, progression)]
-    lines += ["", md_escape(_level(outcome).capitalize() + "."), "", "```text", terminal_chart(outcome.steps, usual).rstrip(), "```", ""]
+    lines += [
+        "",
+        md_escape(_level(outcome).capitalize() + "."),
+        "",
+        "```text",
+        terminal_chart(outcome.steps, usual).rstrip(),
+        "```",
+        "",
+    ]
     return "\n".join(lines) + "\n"
 
 

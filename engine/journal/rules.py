@@ -137,7 +137,9 @@ class ProgressionRule(_Strict):
 
     def effect(self) -> str:
         if self.decision is not None:
-            return f"decide {self.decision}" + (" (with the screen's advice for the symptom)" if self.decision == "stop" else "")
+            return f"decide {self.decision}" + (
+                " (with the screen's advice for the symptom)" if self.decision == "stop" else ""
+            )
         assert self.warn is not None
         return f"warn ({self.warn.level}): {self.warn.message}"
 
@@ -313,27 +315,37 @@ def _ceilings(dosing: Dosing, file: str, plan_rules: RuleSet, knowledge: Knowled
         rule_id = dosing.ceiling[level]  # type: ignore[index]
         where = f"dosing.ceiling.{level}"
         if rule_id not in rules:
-            raise RuleError(f"unknown plan rule '{rule_id}'", file=file, location=where, suggestion=closest(rule_id, rules))
+            raise RuleError(
+                f"unknown plan rule '{rule_id}'", file=file, location=where, suggestion=closest(rule_id, rules)
+            )
         item = rules[rule_id]
         rx = [a for a in item.rule.then if isinstance(a, Prescribe) and "strength" in a.categories and a.sets]
         if item.rule.stage != "select" or not rx:
             raise RuleError(
-                f"rule '{rule_id}' prescribes no sets for strength exercises in the select stage", file=file, location=where
+                f"rule '{rule_id}' prescribes no sets for strength exercises in the select stage",
+                file=file,
+                location=where,
             )
         answers = baseline_answers(knowledge)
         answers.update(experience=level, active=True)
         fact = stage_fact(intake_fact(parse_intake(answers, knowledge), knowledge), "strength", [], plan_rules.derived)
         if not item.rule.when.holds(fact):
             raise RuleError(
-                f"rule '{rule_id}' is not the strength programme's dose for an active {level}", file=file, location=where
+                f"rule '{rule_id}' is not the strength programme's dose for an active {level}",
+                file=file,
+                location=where,
             )
         reps = rx[-1].reps
         out[level] = Ceiling(rule_id, int(rx[-1].sets or 0), int(reps.split("-")[-1]) if reps else None)
     for rule_id in dosing.lift_limits:
         if rule_id not in rules or not any(isinstance(a, Limit) for a in rules[rule_id].rule.then):
             raise RuleError(
-                f"'{rule_id}' is not a plan rule with a limit", file=file, location="dosing.lift_limits",
-                suggestion=closest(rule_id, [r for r, i in rules.items() if any(isinstance(a, Limit) for a in i.rule.then)]),
+                f"'{rule_id}' is not a plan rule with a limit",
+                file=file,
+                location="dosing.lift_limits",
+                suggestion=closest(
+                    rule_id, [r for r, i in rules.items() if any(isinstance(a, Limit) for a in i.rule.then)]
+                ),
             )
     return out
 
@@ -348,7 +360,9 @@ def load_progression(plan_rules: RuleSet, knowledge: Knowledge) -> ProgressionRu
         if item.id in seen:
             raise RuleError(f"duplicate rule id (first defined in {seen[item.id].file})", file=item.file, rule=item.id)
         if item.id in plan_ids:
-            raise RuleError(f"rule id also used by a plan rule ({plan_ids[item.id].file})", file=item.file, rule=item.id)
+            raise RuleError(
+                f"rule id also used by a plan rule ({plan_ids[item.id].file})", file=item.file, rule=item.id
+            )
         seen[item.id] = item
         rule = item.rule
         if rule.source not in knowledge.sources:
@@ -429,7 +443,13 @@ def compile_rule(rule: ProgressionRule, sessions_per_week: int) -> dict[str, Any
             }
         )
         if w.unchanged:
-            parts.append({"c$not": _and({"t": STEP}, {"$lt": {"seq": {"l": "seq"}}}, {"$gte": {"day": start}}, {"changed": True})})
+            parts.append(
+                {
+                    "c$not": _and(
+                        {"t": STEP}, {"$lt": {"seq": {"l": "seq"}}}, {"$gte": {"day": start}}, {"changed": True}
+                    )
+                }
+            )
     return {"all": parts, "pri": rule.priority, "run": rule.id}
 
 
