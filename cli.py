@@ -687,10 +687,18 @@ def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
             for problem in found:
                 typer.echo(problem.line(), err=True)
             raise typer.Exit(2)
+        from engine.journal.commands import check as check_journal  # the progression rules (rules/progression)
+
+        journal_summary, journal_problems = check_journal(ruleset, k)
+        if journal_problems:
+            for line in journal_problems:
+                typer.echo(line, err=True)
+            raise typer.Exit(2)
         stages = {s: len(ruleset.stage(s)) for s in ("screen", "route", "select")}
         _write(
             f"ok: {len(ruleset.rules)} rules ({', '.join(f'{n} {s}' for s, n in stages.items())}), "
-            f"{len(k.exercises)} exercises, {len(k.conditions)} conditions, {len(k.screening)} screening questions\n",
+            f"{len(k.exercises)} exercises, {len(k.conditions)} conditions, {len(k.screening)} screening questions, "
+            f"{journal_summary}\n",
             None,
         )
 
@@ -704,6 +712,9 @@ def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         for item in book.rules.rules:
             r = item.rule
             lines.append(f"{r.id:<34} {r.stage:<7} {r.priority:>4}  {r.title} [{r.source}]")
+        from engine.journal.commands import list_lines  # then the journal's progression rules
+
+        lines += list_lines(book)
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
@@ -718,7 +729,10 @@ def rules_show(
 
     with _errors():
         book = _book(rules, knowledge)
-        _write(_for_stdout(describe_rule(rule_id, book) + "\n"), None)
+        from engine.journal.commands import describe_rule as describe_journal_rule
+
+        text = describe_journal_rule(rule_id, book) or describe_rule(rule_id, book)
+        _write(_for_stdout(text + "\n"), None)
 
 
 @scenarios_app.command("run")

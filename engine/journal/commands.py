@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..intake import Intake, load_intake
+from ..knowledge import Knowledge
 from ..planner import RuleBook
+from ..ruleset import RuleSet
 from .progression import Outcome, make_checkin, progress, progression_for
 from .report import trace_lines
 from .store import check_person, export, open_journal, resolve
@@ -73,3 +75,51 @@ def delete(person: str, journal: str | None) -> str:
         removed = store.delete(person)
         where = store.target.shown
     return f"deleted {removed} check-ins of {person} from {where}\n"
+
+
+# --- the progression rules in `rules check`, `rules list` and `rules show` --------------------------------
+
+
+def has_progression(book: RuleBook) -> bool:
+    from .rules import progression_dir
+
+    return progression_dir(book.rules.root).is_dir()
+
+
+def check(ruleset: RuleSet, knowledge: Knowledge) -> tuple[str, list[str]]:
+    """``rules check``, for plan rules it has just checked: the summary, and one line per broken invariant
+    (a quick bounded walk; ``verify`` walks further). A rules folder without ``progression/`` is fine: the
+    journal is then unavailable."""
+    from ..compiler import compile_stages
+    from ..durable_host import DurableEvaluator
+    from .invariants import verify_journal
+
+    book = RuleBook(knowledge, ruleset, DurableEvaluator(compile_stages(ruleset.rules)))
+    if not has_progression(book):
+        return "no progression rules (the journal commands are unavailable)", []
+    progression = progression_for(book)  # loads and checks the files: RuleError on the first defect
+    report = verify_journal(book, cadence_bound=6, gap_bound=3, durable_bound=1)
+    root = progression.rules.root
+    lines = [f"{root}: {name}: {example}" for name, kept in report.examples.items() for example in kept]
+    return f"{len(progression.rules.rules)} progression rules", lines
+
+
+def list_lines(book: RuleBook) -> list[str]:
+    """``rules list`` rows for the progression rules, in priority order."""
+    if not has_progression(book):
+        return []
+    rules = progression_for(book).rules
+    return [f"{r.id:<34} {'journal':<7} {r.rule.priority:>4}  {r.rule.title} [{r.rule.source}]" for r in rules.rules]
+
+
+def describe_rule(rule_id: str, book: RuleBook) -> str | None:
+    """``rules show`` for a progression rule; None when ``rule_id`` is not one."""
+    from .report import describe
+
+    if not has_progression(book):
+        return None
+    rules = progression_for(book).rules
+    if rule_id not in rules.by_id():
+        return None
+    source = book.knowledge.sources[rules.by_id()[rule_id].rule.source]
+    return describe(rule_id, rules, source.title, source.reference)
