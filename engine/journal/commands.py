@@ -98,7 +98,7 @@ def check(ruleset: RuleSet, knowledge: Knowledge) -> tuple[str, list[str]]:
     if not has_progression(book):
         return "no progression rules (the journal commands are unavailable)", []
     progression = progression_for(book)  # loads and checks the files: RuleError on the first defect
-    report = verify_journal(book, cadence_bound=6, gap_bound=3, durable_bound=1)
+    report = verify_journal(book, cadence_bound=5, gap_bound=3, durable_bound=1)
     root = progression.rules.root
     lines = [f"{root}: {name}: {example}" for name, kept in report.examples.items() for example in kept]
     return f"{len(progression.rules.rules)} progression rules", lines

@@ -55,8 +55,23 @@ DURABLE_EVERY = 97
 EXAMPLES = 3  # sequences kept per violated invariant
 
 
-def event_classes(progression: Progression, programme: str) -> list[dict[str, Any]]:
-    """One check-in of each class the rules distinguish (at_ceiling is state, not part of a class)."""
+def _contract_class(event: Mapping[str, Any]) -> tuple[bool, ...]:
+    """What SPEC.md's contract (``expected``) distinguishes in one check-in."""
+    return (
+        event["pain_during"] > 3,
+        event["pain_during"] > 5,
+        event["next_day_over_usual"] > 0,
+        event["next_day_over_usual"] >= 2,
+        event["done"] == "all",
+        bool(event["symptom"]),
+        bool(event["red_flag"]),
+    )
+
+
+def event_classes(progression: Progression, programme: str, contract: bool = False) -> list[dict[str, Any]]:
+    """One check-in of each class the rules distinguish (``contract``: or SPEC.md's contract does): the
+    distinct truth values of every condition on one check-in, over every check-in (at_ceiling is state, not
+    part of a class)."""
     conditions = [cr for cr in progression.reference[programme]]
     predicates = [p for cr in conditions for p in (cr.latest, cr.every) if p is not None]
     seen: dict[tuple[bool, ...], dict[str, Any]] = {}
@@ -72,13 +87,14 @@ def event_classes(progression: Progression, programme: str) -> list[dict[str, An
             "red_flag": red_flag,
         }
         key = tuple(p({**event, "at_ceiling": c}) for p in predicates for c in (False, True))
-        seen.setdefault(key, event)
+        seen.setdefault(key + (_contract_class(event) if contract else ()), event)
     return list(seen.values())
 
 
 @dataclass
 class Report:
-    programmes: dict[str, int] = field(default_factory=dict)  # programme -> classes
+    programmes: dict[str, int] = field(default_factory=dict)  # programme -> classes the rules distinguish
+    contract_classes: dict[str, int] = field(default_factory=dict)  # ... that the rules or the contract do
     sequences: int = 0  # check-in sequences decided (every prefix counts)
     durable: int = 0  # sequences run through durable_rules
     plans: int = 0  # plans whose doses were checked at every level
@@ -92,6 +108,7 @@ class Report:
 
     def merge(self, other: Report) -> None:
         self.programmes.update(other.programmes)
+        self.contract_classes.update(other.contract_classes)
         self.sequences += other.sequences
         self.durable += other.durable
         self.plans += other.plans
@@ -110,10 +127,13 @@ class Report:
     def render(self) -> str:
         cadence, gaps, durable = self.bounds
         classes = ", ".join(f"{p}: {n} classes" for p, n in self.programmes.items())
+        contract = ", ".join(f"{p}: {n}" for p, n in self.contract_classes.items())
         lines = [
             f"Journal (progression rules): {'PASSED' if self.passed else 'FAILED'}",
             f"  every sequence of check-ins up to {cadence} at each programme's cadence and up to {gaps} with "
             f"gaps of 1 or 7 days ({classes}): {self.sequences} decisions checked",
+            f"  every check-in class the rules or the contract tell apart ({contract}) at every place of a clean "
+            "run and of a run ending in a flare, and every two of them after a clean run",
             f"  durable_rules run on {self.durable} sequences (every one up to {durable} check-ins, every "
             f"{DURABLE_EVERY}th longest), each twice; doses of {self.plans} plans checked at every level",
         ]
@@ -348,6 +368,28 @@ def _programme(book: RuleBook, programme: str, bounds: tuple[int, int, int, int]
     for length in range(1, durable_bound + 1):
         for combination in itertools.product(range(len(short)), repeat=length):
             _durable(progression, programme, top, short, combination, report)
+    # Every class the contract tells apart too, at every place of a clean run and of a run ending in a flare,
+    # and every two of them as the last two check-ins of a clean run (``report.contract_classes``).
+    every = event_classes(progression, programme, contract=True)
+    report.contract_classes[programme] = len(every)
+    clean = {"pain_during": 0, "pain_next_day": 0, "next_day_over_usual": -USUAL, "done": "all"}
+    clean.update(symptom=False, red_flag=False)
+    run = [clean] * (2 * progression.rules.sessions_per_week[programme] + 2)
+    walk = _Walk(progression, programme, report, top)
+    for base in (run, [*run[:-1], {**clean, "pain_during": 6}]):
+        for place in range(len(base)):
+            for event in every:
+                _sequence(walk, [*base[:place], event, *base[place + 1 :]], cadence, day0)
+    for first, second in itertools.product(every, repeat=2):
+        _sequence(walk, [*run, first, second], cadence, day0)
+
+
+def _sequence(walk: _Walk, events: Sequence[Mapping[str, Any]], gap: int, day0: int) -> None:
+    """Check one sequence (every prefix) at a fixed gap between check-ins."""
+    for n, event in enumerate(events):
+        walk.push({**event, "day": day0 + n * gap})
+    for _ in events:
+        walk.pop()
 
 
 __all__ = ["INVARIANTS", "Report", "event_classes", "event_fact", "expected", "verify_journal"]
