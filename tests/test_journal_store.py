@@ -51,7 +51,8 @@ def _free_port() -> int:
 class PostgresServer:
     """A throw-away PostgreSQL cluster: ``url(db)`` for a fresh database on it."""
 
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, durable: bool = False) -> None:
+        """``durable``: PostgreSQL's default fsync settings (bench); the tests turn fsync off."""
         self.bin = bin_dir
         self.root = Path(tempfile.mkdtemp(prefix="backplan-pg-"))
         self.data = self.root / "data"
@@ -72,7 +73,8 @@ class PostgresServer:
             "-t",
             "60",
             "-o",
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50",
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c max_connections=50"
+            + ("" if durable else " -c fsync=off"),
             "start",
         )
 
