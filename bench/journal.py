@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,16 +50,25 @@ def _write(args: tuple[str, str, int, int]) -> float:
         return time.perf_counter() - began
 
 
+def _ready_then_write(args: tuple[str, str, int, int, Any]) -> float:
+    url, person, start, count, barrier = args
+    barrier.wait()  # every writer has started (imports done): they write at the same time
+    return _write((url, person, start, count))
+
+
 def rate(url: str, count: int, processes: int) -> float:
-    """Check-ins per second, ``processes`` writers at once (each its own share, one person)."""
+    """Check-ins per second, ``processes`` writers at once (each its own share, one person): all written over
+    the longest writer's time (process start-up excluded)."""
     share = count // processes
-    began = time.perf_counter()
     if processes == 1:
-        _write((url, "bench", 0, share))
-    else:
-        with multiprocessing.get_context("spawn").Pool(processes) as pool:
-            pool.map(_write, [(url, f"bench{processes}", p * share, share) for p in range(processes)])
-    return share * processes / (time.perf_counter() - began)
+        return share / _write((url, "bench", 0, share))
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        barrier = manager.Barrier(processes)
+        with context.Pool(processes) as pool:
+            args = [(url, f"bench{processes}", p * share, share, barrier) for p in range(processes)]
+            times = pool.map(_ready_then_write, args)
+    return share * processes / max(times)
 
 
 def progress_latency(url: str, answers_path: Path, runs: int = 5) -> tuple[float, float]:
