@@ -35,7 +35,7 @@ from typing import Any
 from ..errors import EngineError
 from ..intake import baseline_answers, parse_intake
 from ..planner import RuleBook, recommend
-from .progression import CheckIn, Progression, Replay, dose_ladder, event_fact, progression_for, resolve
+from .progression import CheckIn, Progression, Replay, dose_ladder, progression_for, resolve
 from .rules import EVENT_FIELDS, CompiledRule
 
 INVARIANTS: dict[str, str] = {
@@ -392,4 +392,4 @@ def _sequence(walk: _Walk, events: Sequence[Mapping[str, Any]], gap: int, day0: 
         walk.pop()
 
 
-__all__ = ["INVARIANTS", "Report", "event_classes", "event_fact", "expected", "verify_journal"]
+__all__ = ["INVARIANTS", "Report", "event_classes", "expected", "verify_journal"]

@@ -19,6 +19,7 @@ reached its ceiling (``DoseLadder``).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -207,9 +208,12 @@ class Progression:
         usual = intake.pain.intensity
         flags: list[tuple[Obligation, ...]] = []
         reported: set[str] = set()
+        current = self.red_flags(intake, ())
         for checkin in checkins:
-            reported.update(checkin.symptoms)
-            flags.append(self.red_flags(intake, reported))
+            if not reported.issuperset(checkin.symptoms):  # the answers changed: ask the declarations again
+                reported.update(checkin.symptoms)
+                current = self.red_flags(intake, reported)
+            flags.append(current)
         return self.replay(programme, checkins, usual, [bool(f) for f in flags], ladder.top, flags)
 
     def replay(
@@ -229,7 +233,7 @@ class Progression:
         level = 0
         if not checkins:
             return steps
-        with self.evaluator.stream(stage_name(programme)) if durable else _no_stream() as stream:
+        with self.evaluator.stream(stage_name(programme)) if durable else contextlib.nullcontext() as stream:
             if stream is not None:
                 _agree(stream.assert_fact({"t": JOURNAL, "first_day": checkins[0].date.toordinal()}), [], "journal")
             for index, checkin in enumerate(checkins):
@@ -263,14 +267,6 @@ class Progression:
                     )
                 )
         return steps
-
-
-class _no_stream:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def _agree(fired: Sequence[str], expected: Sequence[str], where: str) -> None:

@@ -22,7 +22,7 @@ import json
 import os
 import re
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,8 +385,3 @@ def export(journal: Journal, person: str) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "checkins": [c.to_dict() for c in journal.checkins(person)],
     }
-
-
-def record_many(journal: Journal, person: str, items: Sequence[CheckIn]) -> None:
-    for item in items:
-        journal.record(person, item)
