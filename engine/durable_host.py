@@ -29,6 +29,10 @@ Two facts about durable_rules 2.0.28 shape the code (both measured; see docs/per
 Facts are projected onto the fields the stage's rules read and encoded once per stage: less JSON to
 write, and for durable to parse and to store per matching rule, and far from durable's limit of
 about 250 properties a fact (``error code: 302``).
+
+``DurableEvaluator.stream`` keeps one session open for a stream of facts (the training journal's
+check-ins, ``engine.journal``): each assert returns the rules its arrival fired, joins included, with
+the same agenda draining.
 """
 
 from __future__ import annotations
