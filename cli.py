@@ -818,18 +818,13 @@ def progress(
         if format is Format.json:
             text = outcome.to_json()
             text = _for_stdout(text, format) if to_stdout else text
-        elif format is Format.markdown:
-            text = progress_markdown(outcome, prog, usual) + _render(
-                outcome.plan, book.knowledge, format, to_stdout=to_stdout
-            )
-        elif format.value == "html":
-            text = into_page(
-                _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout), progress_html(outcome, prog, usual)
-            )
-        else:
-            text = _for_stdout(progress_text(outcome, prog, usual)) + _render(
-                outcome.plan, book.knowledge, format, to_stdout=to_stdout
-            )
+        else:  # the decision and the pain trend above the plan, as the format has them
+            page = _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+            if format.value == "html":
+                text = into_page(page, progress_html(outcome, prog, usual))
+            else:
+                header = (progress_markdown if format is Format.markdown else progress_text)(outcome, prog, usual)
+                text = (_for_stdout(header, format) if to_stdout else header) + page
         _write(text, out)
 
 
