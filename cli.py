@@ -95,7 +95,11 @@ def _errors() -> Iterator[None]:
 
 
 def _book(rules: Path | None, knowledge: Path | None) -> engine.RuleBook:
-    return engine.load_rulebook(rules, knowledge)
+    book = engine.load_rulebook(rules, knowledge)
+    from engine.journal.commands import check_files
+
+    check_files(book)  # the journal's progression rules too: a defective rules folder is refused by every command
+    return book
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -689,11 +693,7 @@ def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
             raise typer.Exit(2)
         from engine.journal.commands import check as check_journal  # the progression rules (rules/progression)
 
-        journal_summary, journal_problems = check_journal(ruleset, k)
-        if journal_problems:
-            for line in journal_problems:
-                typer.echo(line, err=True)
-            raise typer.Exit(2)
+        journal_summary = check_journal(ruleset, k)
         stages = {s: len(ruleset.stage(s)) for s in ("screen", "route", "select")}
         _write(
             f"ok: {len(ruleset.rules)} rules ({', '.join(f'{n} {s}' for s, n in stages.items())}), "

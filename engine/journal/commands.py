@@ -15,8 +15,9 @@ from ..knowledge import Knowledge
 from ..planner import RuleBook
 from ..ruleset import RuleSet
 from .progression import Outcome, make_checkin, progress, progression_for
-from .report import trace_lines
-from .store import check_person, export, open_journal, resolve
+
+# The store (SQLAlchemy, a quarter of a second to import) is imported by the commands that use it: every
+# command that loads the rules calls ``check_files``, and `plan` must not pay for the database.
 
 
 def record(
@@ -32,6 +33,8 @@ def record(
     book: RuleBook,
 ) -> str:
     """Record one check-in; the line to print (what was recorded and the decision now)."""
+    from .store import check_person, open_journal, resolve
+
     intake = load_intake(answers, book.knowledge)
     item = make_checkin(date, pain_during, pain_next_day, done, symptoms, book.knowledge)
     check_person(person)
@@ -49,6 +52,8 @@ def record(
 
 def load(answers: Path, person: str, journal: str | None, book: RuleBook) -> tuple[Intake, Outcome]:
     """The answers and the decision over the person's check-ins (nothing is created or written)."""
+    from .store import check_person, open_journal
+
     intake = load_intake(answers, book.knowledge)
     check_person(person)
     with open_journal(journal, create=False) as store:
@@ -57,19 +62,27 @@ def load(answers: Path, person: str, journal: str | None, book: RuleBook) -> tup
 
 
 def explain_journal(intake: Intake, book: RuleBook, person: str, journal: str | None) -> list[str]:
+    from .store import check_person, open_journal
+
     check_person(person)
     with open_journal(journal, create=False) as store:
         items = store.checkins(person)
+    from .report import trace_lines
+
     return trace_lines(progress(intake, items, book), progression_for(book))
 
 
 def export_json(person: str, journal: str | None) -> str:
+    from .store import check_person, export, open_journal
+
     check_person(person)
     with open_journal(journal, create=False) as store:
         return json.dumps(export(store, person), indent=2) + "\n"
 
 
 def delete(person: str, journal: str | None) -> str:
+    from .store import check_person, open_journal
+
     check_person(person)
     with open_journal(journal, create=False) as store:
         removed = store.delete(person)
@@ -86,22 +99,21 @@ def has_progression(book: RuleBook) -> bool:
     return progression_dir(book.rules.root).is_dir()
 
 
-def check(ruleset: RuleSet, knowledge: Knowledge) -> tuple[str, list[str]]:
-    """``rules check``, for plan rules it has just checked: the summary, and one line per broken invariant
-    (a quick bounded walk; ``verify`` walks further). A rules folder without ``progression/`` is fine: the
-    journal is then unavailable."""
-    from ..compiler import compile_stages
-    from ..durable_host import DurableEvaluator
-    from .invariants import verify_journal
+def check(ruleset: RuleSet, knowledge: Knowledge) -> str:
+    """``rules check``, for plan rules it has just checked: the progression rules' summary (``RuleError`` on
+    the first defect). A rules folder without ``progression/`` is fine: the journal is then unavailable.
+    That the rules keep SPEC.md's contract is ``verify``'s part (``invariants``)."""
+    from .rules import load_progression, progression_dir
 
-    book = RuleBook(knowledge, ruleset, DurableEvaluator(compile_stages(ruleset.rules)))
-    if not has_progression(book):
-        return "no progression rules (the journal commands are unavailable)", []
-    progression = progression_for(book)  # loads and checks the files: RuleError on the first defect
-    report = verify_journal(book, cadence_bound=5, gap_bound=3, durable_bound=1)
-    root = progression.rules.root
-    lines = [f"{root}: {name}: {example}" for name, kept in report.examples.items() for example in kept]
-    return f"{len(progression.rules.rules)} progression rules", lines
+    if not progression_dir(ruleset.root).is_dir():
+        return "no progression rules (the journal commands are unavailable)"
+    return f"{len(load_progression(ruleset, knowledge).rules)} progression rules"
+
+
+def check_files(book: RuleBook) -> None:
+    """Load (and compile, once per rule book) the progression rules, if the rules folder has them."""
+    if has_progression(book):
+        progression_for(book)
 
 
 def list_lines(book: RuleBook) -> list[str]:
