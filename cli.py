@@ -72,6 +72,8 @@ new_app = typer.Typer(help="Scaffold data files for an extension (a new conditio
 app.add_typer(scenarios_app, name="scenarios")
 app.add_typer(new_app, name="new")
 app.add_typer(exercises_app, name="exercises")
+journal_app = typer.Typer(help="Export or delete a person's training journal.", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
 
 RulesOpt = Annotated[
     Path | None, typer.Option("--rules", help="Rules folder (default: the bundled rules).", show_default=False)
@@ -81,6 +83,16 @@ KnowledgeOpt = Annotated[
     typer.Option("--knowledge", help="Knowledge folder (default: the bundled knowledge).", show_default=False),
 ]
 OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the result to this file instead of stdout.")]
+JournalOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--journal",
+        help="The journal: a SQLite file, or a database URL (postgresql://...). Default: journal.sqlite3 in "
+        "$BACKPLAN_DATA_DIR, else in the user's data folder ($XDG_DATA_HOME/backplan).",
+        show_default=False,
+    ),
+]
+PersonOpt = Annotated[str, typer.Option("--person", help="Whose journal (an id of your choice).")]
 
 
 class DiffFormat(str, Enum):
@@ -128,7 +140,11 @@ def _errors() -> Iterator[None]:
 
 
 def _book(rules: Path | None, knowledge: Path | None) -> engine.RuleBook:
-    return engine.load_rulebook(rules, knowledge)
+    book = engine.load_rulebook(rules, knowledge)
+    from engine.journal.commands import check_files
+
+    check_files(book)  # the journal's progression rules too: a defective rules folder is refused by every command
+    return book
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -328,6 +344,10 @@ def plan(
 def explain(
     answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
     exercise_id: Annotated[str | None, typer.Argument(help="Exercise id: why is it in the plan, or why not.")] = None,
+    person: Annotated[
+        str | None, typer.Option("--person", help="Also the journal's progression rules, check-in by check-in.")
+    ] = None,
+    journal: JournalOpt = None,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
@@ -363,6 +383,10 @@ def explain(
                     lines.append(f"  because {rule_id}: {title}")
             for reason in verdict.reasons:
                 lines.append(f"  - {reason.rule}: {reason.message}")
+        if person is not None:
+            from engine.journal.commands import explain_journal
+
+            lines += ["", *explain_journal(intake, book, person, journal)]
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
@@ -688,10 +712,14 @@ def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
             for line in lines:
                 typer.echo(line, err=True)
             raise typer.Exit(2)
+        from engine.journal.commands import check as check_journal  # the progression rules (rules/progression)
+
+        journal_summary = check_journal(ruleset, k)
         stages = {s: len(ruleset.stage(s)) for s in ("screen", "route", "select")}
         _write(
             f"ok: {len(ruleset.rules)} rules ({', '.join(f'{n} {s}' for s, n in stages.items())}), "
-            f"{len(k.exercises)} exercises, {len(k.conditions)} conditions, {len(k.screening)} screening questions\n",
+            f"{len(k.exercises)} exercises, {len(k.conditions)} conditions, {len(k.screening)} screening questions, "
+            f"{journal_summary}\n",
             None,
         )
 
@@ -705,6 +733,9 @@ def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         for item in book.rules.rules:
             r = item.rule
             lines.append(f"{r.id:<34} {r.stage:<7} {r.priority:>4}  {r.title} [{r.source}]")
+        from engine.journal.commands import list_lines  # then the journal's progression rules
+
+        lines += list_lines(book)
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
@@ -744,7 +775,10 @@ def rules_show(
 
     with _errors():
         book = _book(rules, knowledge)
-        _write(_for_stdout(describe_rule(rule_id, book) + "\n"), None)
+        from engine.journal.commands import describe_rule as describe_journal_rule
+
+        text = describe_journal_rule(rule_id, book) or describe_rule(rule_id, book)
+        _write(_for_stdout(text + "\n"), None)
 
 
 @new_app.command("condition")
@@ -814,6 +848,102 @@ def scenarios_run(
         raise typer.Exit(1)
 
 
+# --- the training journal (engine.journal) -------------------------------------------------------------
+
+
+@app.command(
+    epilog="Example: backplan checkin answers.toml --date 2026-12-01 --pain-during 2 --pain-next-day 1 --done all"
+)
+def checkin(
+    answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
+    date: Annotated[str, typer.Option("--date", help="The day of the session, YYYY-MM-DD.", show_default=False)],
+    pain_during: Annotated[str, typer.Option("--pain-during", help="Pain during training, 0-10.", show_default=False)],
+    pain_next_day: Annotated[
+        str, typer.Option("--pain-next-day", help="Pain the next morning, 0-10.", show_default=False)
+    ],
+    done: Annotated[
+        str, typer.Option("--done", help="How much of the session: all, some or none.", show_default=False)
+    ],
+    symptom: Annotated[
+        list[str] | None,
+        typer.Option("--symptom", help="A screening question (id) that has become 'yes' since the intake; repeat."),
+    ] = None,
+    person: PersonOpt = "me",
+    journal: JournalOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """Record one training session in the journal (the same date again replaces it)."""
+    from engine.journal.commands import record
+
+    with _errors():
+        book = _book(rules, knowledge)
+        line = record(
+            answers,
+            date=date,
+            pain_during=pain_during,
+            pain_next_day=pain_next_day,
+            done=done,
+            symptoms=symptom or [],
+            person=person,
+            journal=journal,
+            book=book,
+        )
+        _write(_for_stdout(line), None)
+
+
+@app.command(epilog="Example: backplan progress answers.toml --format html --out progress.html")
+def progress(
+    answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    out: OutOpt = None,
+    person: PersonOpt = "me",
+    journal: JournalOpt = None,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """The journal's decision (progress, hold, regress or stop), the pain trend and the adjusted plan."""
+    from engine.journal.commands import load
+    from engine.journal.progression import progression_for
+    from engine.journal.report import into_page, progress_html, progress_markdown, progress_text
+
+    with _errors():
+        book = _book(rules, knowledge)
+        intake, outcome = load(answers, person, journal, book)
+        to_stdout = out is None
+        usual = intake.pain.intensity
+        prog = progression_for(book)
+        if format is Format.json:
+            text = outcome.to_json()
+            text = _for_stdout(text, format) if to_stdout else text
+        else:  # the decision and the pain trend above the plan, as the format has them
+            page = _render(outcome.plan, book.knowledge, format, to_stdout=to_stdout)
+            if format.value == "html":
+                text = into_page(page, progress_html(outcome, prog, usual))
+            else:
+                header = (progress_markdown if format is Format.markdown else progress_text)(outcome, prog, usual)
+                text = (_for_stdout(header, format) if to_stdout else header) + page
+        _write(text, out)
+
+
+@journal_app.command("export", epilog="Example: backplan journal export --person me > journal.json")
+def journal_export(person: PersonOpt = "me", journal: JournalOpt = None) -> None:
+    """A person's check-ins as JSON (person, schema version, the check-ins in date order)."""
+    from engine.journal.commands import export_json
+
+    with _errors():
+        _write(export_json(person, journal), None)
+
+
+@journal_app.command("delete", epilog="Example: backplan journal delete --person me")
+def journal_delete(person: PersonOpt = "me", journal: JournalOpt = None) -> None:
+    """Delete every check-in of a person (other people's journals are kept)."""
+    from engine.journal.commands import delete
+
+    with _errors():
+        _write(_for_stdout(delete(person, journal)), None)
+
+
 @app.command(epilog="Example: backplan verify --out violations/")
 def verify(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for answers files reproducing violations.")] = None,
@@ -829,8 +959,13 @@ def verify(
     with _errors():
         book = _book(rules, knowledge)
         report = verify_rulebook(book, workers=workers or (os.cpu_count() or 1), out_dir=out)
-        _write(_for_stdout(report.render()), None)
-    if not report.passed:
+        # --- the journal's progression invariants (engine.journal.invariants) ---
+        from engine.journal.invariants import verify_journal
+
+        journal_report = verify_journal(book, workers=workers or (os.cpu_count() or 1))
+        _write(_for_stdout(report.render() + "\n" + journal_report.render()), None)
+        # --- end of the journal's part ---
+    if not (report.passed and journal_report.passed):
         raise typer.Exit(1)
 
 

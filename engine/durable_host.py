@@ -29,6 +29,10 @@ Two facts about durable_rules 2.0.28 shape the code (both measured; see docs/per
 Facts are projected onto the fields the stage's rules read and encoded once per stage: less JSON to
 write, and for durable to parse and to store per matching rule, and far from durable's limit of
 about 250 properties a fact (``error code: 302``).
+
+``DurableEvaluator.stream`` keeps one session open for a stream of facts (the training journal's
+check-ins, ``engine.journal``): each assert returns the rules its arrival fired, joins included, with
+the same agenda draining.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import copy
 import itertools
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from durable import engine as _durable
@@ -187,8 +191,11 @@ class DurableEvaluator:
         namespace: str = "backplan",
         shard_terms: int = SHARD_TERMS,
         guard: bool = True,
+        seen_field: str = _SEEN_FIELD,
     ) -> None:
-        """``guard=False`` hands durable whatever it is given (bench/durable_limits.py measures durable)."""
+        """``guard=False`` hands durable whatever it is given (bench/durable_limits.py measures durable).
+
+        ``seen_field``: a field every fact asserted has (the catch-all rule matches on it)."""
         if guard:
             _check_limits(stages, shard_terms)
         self._lock = threading.Lock()
@@ -205,9 +212,10 @@ class DurableEvaluator:
             shards[stage] = []
             for index, group in enumerate(groups):
                 name = f"{namespace}_{stage}" if len(groups) == 1 else f"{namespace}_{stage}_{index}"
-                definitions[name] = {**copy.deepcopy(dict(group)), _SEEN: {**_SEEN_RULE, "run": _SEEN}}
+                seen = {"all": [{"m": {"$ex": {seen_field: 1}}}], "pri": _SEEN_RULE["pri"], "run": _SEEN}
+                definitions[name] = {**copy.deepcopy(dict(group)), _SEEN: seen}
                 shards[stage].append(name)
-            paths = {_SEEN_FIELD}
+            paths = {seen_field}
             for rule_id, rule in rules.items():
                 self._priority[rule_id] = int(rule.get("pri", 0))
                 for part in rule["all"]:
@@ -265,13 +273,7 @@ class DurableEvaluator:
             asserted = True
             if code != 0:
                 raise EngineError(f"durable_rules did not take the fact in stage '{stage}' (result code {code})")
-            result = _native.start_action_for_state(handle, state)
-            message = result[1] if result else None
-            while message:
-                name = self._rule_name(message, known)
-                if name != _SEEN:
-                    self._fire(name, fired)
-                message = _native.complete_and_start_action(handle, state)
+            self._drain(handle, state, known, fired)
         except Exception as exc:
             # Not after a failed assert: deleting that session crashes the process (free(): invalid pointer;
             # measured with error 303), so it is left (one session leaked, on a path the limits close).
@@ -285,6 +287,32 @@ class DurableEvaluator:
             ruleset.delete_state(sid)
         except Exception as exc:  # pragma: no cover - durable never fails here in practice
             raise EngineError(f"durable_rules could not delete a session in stage '{stage}': {exc}") from exc
+
+    def _drain(self, handle: Any, state: Any, known: frozenset[str], fired: list[str]) -> None:
+        """Take every queued action off the agenda, recording each fired rule's id (the catch-all aside)."""
+        result = _native.start_action_for_state(handle, state)
+        message = result[1] if result else None
+        while message:
+            name = self._rule_name(message, known)
+            if name != _SEEN:
+                self._fire(name, fired)
+            message = _native.complete_and_start_action(handle, state)
+
+    @contextlib.contextmanager
+    def stream(self, stage: str) -> Iterator[DurableStream]:
+        """One session of ``stage`` for a stream of facts: assert them one by one, each returning the rules
+        that its arrival fired (joins over the facts asserted so far). The session is deleted afterwards;
+        the evaluator is locked meanwhile. A stage split into shards cannot be streamed (joins would cross
+        rulesets)."""
+        rulesets = self._stages.get(stage)
+        if rulesets is None or len(rulesets) != 1:
+            raise EngineError(f"stage '{stage}' cannot be streamed ({len(rulesets or ())} rulesets)")
+        with self._lock:
+            stream = DurableStream(self, stage, rulesets[0], str(next(self._sids)))
+            try:
+                yield stream
+            finally:
+                stream.close()
 
     @staticmethod
     def _rule_name(message: str, known: frozenset[str]) -> str:
@@ -301,3 +329,52 @@ class DurableEvaluator:
     def _fire(self, name: str, fired: list[str]) -> None:
         """Record one firing (the single place an action happens; tests inject failures here)."""
         fired.append(name)
+
+
+class DurableStream:
+    """A live session of one ruleset (``DurableEvaluator.stream``): facts in, fired rule ids out."""
+
+    def __init__(self, evaluator: DurableEvaluator, stage: str, ruleset: Any, sid: str) -> None:
+        self._evaluator = evaluator
+        self._stage = stage
+        self._ruleset = ruleset
+        self._sid = sid
+        self._head = '{"sid":"' + sid + '"'
+        self._asserted = False
+        self._broken = False  # no more facts: a failure happened
+        self._leak = False  # nor may the session be deleted: an assert itself failed
+
+    def assert_fact(self, fact: Mapping[str, Any]) -> list[str]:
+        """Assert one fact; the ids of the rules its arrival fired, each once, in firing order."""
+        if self._broken:
+            raise EngineError(f"the durable_rules session of stage '{self._stage}' failed earlier")
+        try:
+            inner = _ENCODE(dict(fact))[1:-1]
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise EngineError(f"cannot pass the fact to durable_rules in stage '{self._stage}': {exc}") from exc
+        fired: list[str] = []
+        handle = self._ruleset._handle
+        try:
+            code, state = _native.assert_fact(handle, self._head + ("," + inner if inner else "") + "}")
+        except Exception as exc:
+            # A session whose assert failed is never deleted (that crashes durable: see _evaluate_one).
+            self._broken = self._leak = True
+            raise EngineError(f"durable_rules failed in stage '{self._stage}': {type(exc).__name__}: {exc}") from exc
+        self._asserted = True
+        try:
+            if code != 0:
+                raise EngineError(f"durable_rules did not take the fact in stage '{self._stage}' (result code {code})")
+            self._evaluator._drain(handle, state, self._evaluator._known[self._stage], fired)
+        except Exception as exc:
+            self._broken = True
+            if isinstance(exc, EngineError):
+                raise
+            raise EngineError(f"durable_rules failed in stage '{self._stage}': {type(exc).__name__}: {exc}") from exc
+        return list(dict.fromkeys(fired))
+
+    def close(self) -> None:
+        if self._asserted and not self._leak:
+            try:
+                self._ruleset.delete_state(self._sid)
+            except Exception as exc:  # pragma: no cover - durable never fails here in practice
+                raise EngineError(f"durable_rules could not delete a session in stage '{self._stage}': {exc}") from exc

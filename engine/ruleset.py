@@ -55,6 +55,7 @@ MAX_STAGE_FIELDS = 200  # fact fields the stage's rules read (durable: 253 prope
 MAX_RULESET_LEAVES = 50_000
 
 WarningLevel = Literal["info", "caution", "consult", "urgent"]
+PROGRESSION_DIR = "progression"  # the subfolder of rules/ that read_rule_files leaves to engine.journal
 LEVEL_ORDER: tuple[str, ...] = ("urgent", "consult", "caution", "info")
 
 
@@ -220,7 +221,8 @@ def read_rule_files(root: Path) -> list[LoadedRule]:
     root = Path(root)
     if not root.is_dir():
         raise RuleError("rules folder not found", file=str(root))
-    files = sorted(p for p in root.rglob("*.toml") if p.is_file())
+    # rules/progression/ holds the training journal's rules: their own language (engine.journal.rules).
+    files = sorted(p for p in root.rglob("*.toml") if p.is_file() and p.relative_to(root).parts[0] != PROGRESSION_DIR)
     if not files:
         raise RuleError("no rule files (*.toml) found", file=str(root))
     loaded: list[LoadedRule] = []

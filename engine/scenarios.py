@@ -12,12 +12,13 @@ scenario.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
 from ._tomlio import load_toml_file, pydantic_to_error
 from .errors import EngineError, InputError, IntakeError, closest
@@ -61,9 +62,24 @@ class Expect(BaseModel):
     rules_not_fired: tuple[StrictStr, ...] = ()
     excluded_tags: tuple[StrictStr, ...] = ()  # no planned exercise carries any of these tags
     highest_warning: Literal["urgent", "consult", "caution", "info"] | None = None  # the most serious level
+    # The training journal (with the scenario's [[checkin]] entries): the decision and rules it must cite.
+    decision: Literal["progress", "hold", "regress", "stop"] | None = None
+    decision_because: tuple[StrictStr, ...] = ()
 
     def given(self) -> list[str]:
         return [name for name in type(self).model_fields if getattr(self, name) not in (None, ())]
+
+
+class CheckinEntry(BaseModel):
+    """One check-in of a scenario's journal (``backplan checkin``'s options)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    date: datetime.date
+    pain_during: StrictInt = Field(ge=0, le=10)
+    pain_next_day: StrictInt = Field(ge=0, le=10)
+    done: Literal["all", "some", "none"] = "all"
+    symptoms: tuple[StrictStr, ...] = ()
 
 
 class ScenarioFile(BaseModel):
@@ -73,6 +89,7 @@ class ScenarioFile(BaseModel):
     description: StrictStr = Field(min_length=10)
     source: StrictStr | None = None
     answers: dict[str, Any] = Field(default_factory=dict)  # only what differs from the baseline
+    checkin: tuple[CheckinEntry, ...] = ()  # a training journal, in any order (one a date)
     expect: Expect
 
 
@@ -85,6 +102,7 @@ class Scenario:
     answers: Mapping[str, Any]  # as written: what differs from the baseline
     intake: Intake  # the baseline with those changes, validated
     expect: Expect
+    checkins: tuple[Any, ...] = ()  # engine.journal.progression.CheckIn, validated
 
 
 # --- loading and validation ----------------------------------------------------------------------------
@@ -107,7 +125,39 @@ def load_scenario(path: Path, book: RuleBook) -> Scenario:
         )
     _check_expect(data.expect, book, file)
     intake = _intake(data.answers, book, file)
-    return Scenario(file, data.name, data.description, data.source, data.answers, intake, data.expect)
+    checkins = _checkins(data, book, file)
+    return Scenario(file, data.name, data.description, data.source, data.answers, intake, data.expect, checkins)
+
+
+def _checkins(data: ScenarioFile, book: RuleBook, file: str) -> tuple[Any, ...]:
+    """The scenario's journal, and the journal expectations checked against the progression rules."""
+    if not data.checkin and data.expect.decision is None and not data.expect.decision_because:
+        return ()
+    from .journal.progression import CheckIn, check_symptoms, progression_for
+
+    rules = progression_for(book).rules.by_id()
+    for index, rule in enumerate(data.expect.decision_because):
+        if rule not in rules:
+            raise InputError(
+                f"unknown progression rule id '{rule}'",
+                file=file,
+                location=f"expect.decision_because[{index}]",
+                suggestion=closest(rule, rules),
+            )
+    out = []
+    seen: set[datetime.date] = set()
+    for index, entry in enumerate(data.checkin):
+        if entry.date in seen:
+            raise InputError(f"a second check-in on {entry.date}", file=file, location=f"checkin[{index}].date")
+        seen.add(entry.date)
+        try:
+            symptoms = check_symptoms(entry.symptoms, book.knowledge)
+        except InputError as exc:
+            raise InputError(
+                exc.message, file=file, location=f"checkin[{index}].symptoms", suggestion=exc.suggestion
+            ) from None
+        out.append(CheckIn(entry.date, entry.pain_during, entry.pain_next_day, entry.done, symptoms))
+    return tuple(out)
 
 
 def _intake(answers: Mapping[str, Any], book: RuleBook, file: str) -> Intake:
@@ -217,6 +267,8 @@ def run_scenario(scenario: Scenario, book: RuleBook) -> ScenarioResult:
         failures = [f"no plan: internal error: {exc.line()}"]
         return ScenarioResult(scenario.name, scenario.file, False, failures, frozenset())
     failures = differences(scenario.expect, evaluation, book.knowledge)
+    if scenario.checkins or scenario.expect.decision is not None or scenario.expect.decision_because:
+        failures += _journal_differences(scenario, book)
     fired = frozenset(e.rule for e in evaluation.plan.trace)
     return ScenarioResult(scenario.name, scenario.file, not failures, failures, fired)
 
@@ -266,6 +318,28 @@ def differences(expect: Expect, evaluation: Evaluation, knowledge: Knowledge) ->
         top = min(levels, key=LEVEL_ORDER.index) if levels else "none"
         if top != expect.highest_warning:
             out.append(f"highest_warning: expected {expect.highest_warning}, got {top}")
+    return out
+
+
+def _journal_differences(scenario: Scenario, book: RuleBook) -> list[str]:
+    from .journal.progression import progress
+
+    expect = scenario.expect
+    try:
+        outcome = progress(scenario.intake, scenario.checkins, book)
+    except EngineError as exc:
+        return [f"no journal decision: internal error: {exc.line()}"]
+    out = []
+    if expect.decision is not None and outcome.decision != expect.decision:
+        out.append(
+            f"decision: expected {expect.decision}, got {outcome.decision} "
+            f"(because {', '.join(outcome.because) or '-'})"
+        )
+    out += [
+        f"decision_because: rule '{r}' is not among {', '.join(outcome.because) or 'no rules'}"
+        for r in expect.decision_because
+        if r not in outcome.because
+    ]
     return out
 
 
