@@ -1,0 +1,43 @@
+"""The printable plan page, and the bar of actions shown above it on screen (not on paper).
+
+``plan_document`` is the one place the web app turns a plan into its printable page: the same page as
+``backplan plan --format html``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ..knowledge import Knowledge
+from ..plan import Plan
+
+
+def plan_document(plan: Plan, knowledge: Knowledge) -> str:
+    """The plan as one self-contained printable HTML page."""
+    from ..render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text
+    from .pages import render
+
+    return render(
+        "plan_document.html",
+        plan=plan,
+        knowledge=knowledge,
+        headline=OUTCOME_HEADLINE[plan.screen.outcome],
+        block_names=BLOCK_NAMES,
+        dose=dose,
+        equipment_text=equipment_text,
+        programme=knowledge.programmes[plan.programme] if plan.programme else None,
+    )
+
+
+_HEAD_END = re.compile(r"</head\s*>", re.I)
+_BODY_START = re.compile(r"<body\b[^>]*>", re.I)
+
+
+def with_toolbar(document: str, toolbar: str, head: str) -> str:
+    """``document`` with ``head`` (links to the toolbar's style and script) at the end of its head and
+    ``toolbar`` at the start of its body; a fragment is wrapped in a document first."""
+    if not _BODY_START.search(document):
+        document = f'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"></head><body>{document}</body></html>'
+    if _HEAD_END.search(document):
+        document = _HEAD_END.sub(lambda m: head + m.group(0), document, count=1)
+    return _BODY_START.sub(lambda m: m.group(0) + toolbar, document, count=1)
