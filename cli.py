@@ -7,6 +7,7 @@ file, field or rule), 1 internal error (and then nothing is printed on stdout or
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import os
@@ -25,12 +26,42 @@ from engine.errors import BackplanError, EngineError, InputError, IntakeError
 # rich, the renderers and the reviewer tools are imported where used: `plan --format json` and
 # `batch` never pay for them at start-up.
 
+def _plain_help() -> None:
+    """Help as people read it: ``ANSWERS`` rather than ``{ANSWERS}``, ``FILE`` rather than ``<path>``, and no
+    ``<bool>`` after a flag. Recent typer versions decorate metavars; older ones lack these hooks (no-op)."""
+    core: Any = getattr(typer, "core", None)
+    argument, option = getattr(core, "TyperArgument", None), getattr(core, "TyperOption", None)
+    if argument is not None and hasattr(argument, "_usage_display_name"):
+
+        def usage_name(self: Any) -> str:
+            name = str(self.metavar or self.name).upper()
+            name = name if self.required else f"[{name}]"
+            return name + ("..." if self.nargs != 1 else "")
+
+        argument._usage_display_name = usage_name
+        argument._rich_display_name = lambda self: str(self.metavar or self.name).upper()
+        argument.display_type_rich = lambda self, ctx: None
+    if option is not None and hasattr(option, "display_type"):
+        shown = option.display_type
+
+        def display_type(self: Any, ctx: Any) -> str:
+            label = str(shown(self, ctx)).strip("<>")
+            if "|" in label:
+                return f"[{label}]"
+            return {"path": "PATH", "int": "N", "text": "TEXT", "str": "TEXT", "bool": ""}.get(label, label.upper())
+
+        option.display_type = display_type
+
+
+_plain_help()
+
 app = typer.Typer(
     name="backplan",
     help="Rule-based back-training plans with a safety screen. Every decision cites a rule and a source.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: no '<bool>' or '{ARG}' metavars, no boxes cut at 80 columns
 )
 rules_app = typer.Typer(help="Validate and read the rule files.", no_args_is_help=True)
 scenarios_app = typer.Typer(help="Run reviewer-written scenario files.", no_args_is_help=True)
@@ -52,7 +83,13 @@ OutOpt = Annotated[Path | None, typer.Option("--out", help="Write the result to 
 class Format(str, Enum):
     text = "text"
     markdown = "markdown"
+    html = "html"
     json = "json"
+
+
+class Reader(str, Enum):
+    person = "person"
+    physio = "physio"
 
 
 T = TypeVar("T")
@@ -116,117 +153,13 @@ def _option_naming(path: Path) -> str:
     return "--out"
 
 
-# --- rendering -------------------------------------------------------------------------------------
+# --- rendering: engine.render does it; here only the choice of format, width, colour and encoding ---
 
-_LEVEL_STYLE = {"urgent": "bold white on red", "consult": "bold yellow", "caution": "yellow", "info": "cyan"}
-_OUTCOME_STYLE = {"stop": "bold white on red", "consult": "bold black on yellow", "clear": "bold black on green"}
+def _list_width() -> int:
+    """Tables for a terminal: its width (COLUMNS or the terminal's), never more."""
+    from engine.render import terminal_width
 
-
-def _render_text(
-    plan: engine.Plan, knowledge: engine.Knowledge, *, width: int | None = None, ascii: bool = False
-) -> str:
-    """The plan for a reader. Data (messages, names, steps, ids) goes in as ``Text``, never as markup: only
-    the fixed styles written here are interpreted. ``ascii``: ASCII frames and typography, for a stdout that
-    cannot encode the box characters, '•', '×' or '—'."""
-    from rich import box
-    from rich.panel import Panel
-    from rich.table import Table
-    from rich.text import Text
-
-    from engine.render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text, plain_text
-
-    def t(value: object) -> str:
-        return plain_text(str(value)) if ascii else str(value)
-
-    def line(*parts: str | tuple[str, str]) -> Text:
-        return Text.assemble(*[(t(p[0]), p[1]) if isinstance(p, tuple) else t(p) for p in parts])
-
-    console = _console(width or 100)
-    outcome = plan.screen.outcome
-    bullet = "*" if ascii else "•"
-    body = "\n".join([OUTCOME_HEADLINE[outcome], *[f"{bullet} {r.message}" for r in plan.screen.reasons]])
-    console.print(
-        Panel(
-            line(body),
-            title=line(f"SAFETY SCREEN: {outcome.upper()}"),
-            style=_OUTCOME_STYLE[outcome],
-            box=box.ASCII if ascii else box.ROUNDED,
-        )
-    )
-    if plan.warnings:
-        console.print(line(("Warnings", "bold")))
-        for w in plan.warnings:
-            level = (w.level.upper(), _LEVEL_STYLE.get(w.level, ""))
-            console.print(line("  ", level, f" {w.message} ", (f"(rule {w.rule})", "dim")))
-        console.print()
-    if plan.programme is None:
-        console.print(line(("No exercises until the advice above has been followed.", "bold red")))
-    else:
-        programme = knowledge.programmes[plan.programme]
-        console.print(line((f"Programme: {programme.name}", "bold"), f" — {plan.sessions_per_week} sessions a week"))
-        console.print(line(programme.description))
-        for session in plan.sessions:
-            table = Table(
-                title=line((session.name, "table.title")),
-                title_justify="left",
-                show_lines=False,
-                box=box.ASCII if ascii else box.HEAVY_HEAD,
-            )
-            for column in ("Block", "Exercise", "Sets × reps / hold", "Rest", "Equipment", "Why (rules)"):
-                # rich's own ellipsis ('…') would become three characters: ASCII folds long words instead
-                table.add_column(line(column), overflow="fold" if ascii else "ellipsis")
-            for ex in session.exercises:
-                table.add_row(
-                    line(BLOCK_NAMES[ex.block]),
-                    line(ex.name),
-                    line(dose(ex)),
-                    line(f"{ex.rest_seconds} s"),
-                    line(equipment_text(ex, knowledge)),
-                    line(", ".join(ex.because)),
-                )
-            console.print(table)
-            if session.stretch_minutes:
-                console.print(line(f"  Finish with about {session.stretch_minutes} minutes of stretching."))
-        console.print()
-        console.print(line(("How to do each exercise", "bold")))
-        seen: set[str] = set()
-        for session in plan.sessions:
-            for ex in session.exercises:
-                if ex.id in seen:
-                    continue
-                seen.add(ex.id)
-                console.print(line((ex.name, "bold"), " ", (f"({ex.id}, source {ex.source})", "dim")))
-                for number, step in enumerate(ex.steps, 1):
-                    console.print(line(f"  {number}. {step}"))
-    if plan.excluded:
-        console.print()
-        console.print(
-            line(
-                ("Left out for safety:", "bold"),
-                f" {len(plan.excluded)} exercises (see `backplan explain ANSWERS EXERCISE_ID`)",
-            )
-        )
-    p = plan.provenance
-    footer = f"backplan {p.engine_version} · rules {p.rules_digest[:19]} · knowledge {p.knowledge_digest[:19]}"
-    console.print(line((footer, "dim")))
-    text = console.export_text(styles=_styled())
-    return plain_text(text) if ascii else text  # anything rich added itself (an ellipsis)
-
-
-def _console(width: int) -> Any:
-    """A recording console for text output: no terminal, no colour, no emoji codes, no highlighting."""
-    from rich.console import Console
-
-    return Console(
-        record=True,
-        width=width,
-        force_terminal=False,
-        color_system=None,
-        file=io.StringIO(),
-        emoji=False,
-        highlight=False,
-        safe_box=True,
-    )
+    return terminal_width()
 
 
 def _styled() -> bool:
@@ -261,19 +194,47 @@ def _for_stdout(text: str, fmt: Format = Format.text) -> str:
     return json_ascii(text) if fmt is Format.json else plain_text(text, _stdout_encoding())
 
 
-def _render(plan: engine.Plan, knowledge: engine.Knowledge, fmt: Format, *, to_stdout: bool = True) -> str:
-    """The plan in ``fmt``; ``to_stdout``: fit for this stdout's encoding (--out files are always UTF-8)."""
+def _render(
+    plan: engine.Plan,
+    knowledge: engine.Knowledge,
+    fmt: Format,
+    *,
+    to_stdout: bool = True,
+    date: datetime.date | None = None,
+    for_physio: bool = False,
+) -> str:
+    """The plan in ``fmt``; ``to_stdout``: fit for this stdout (its width, colour and encoding); --out files are
+    UTF-8 at 100 columns, without colour. JSON has no date: it stays clock-free."""
+    from engine import render
+
     if fmt is Format.json:
         text = plan.to_json()
     elif fmt is Format.markdown:
-        from engine.render import render_markdown
-
-        text = render_markdown(plan, knowledge)
+        text = render.render_markdown(plan, knowledge, date=date, for_physio=for_physio)
+    elif fmt is Format.html:
+        text = render.render_html(plan, knowledge, date=date, for_physio=for_physio)
     else:
-        text = _render_text(plan, knowledge)
+        width = render.terminal_width() if to_stdout else FILE_WIDTH
+        options: dict[str, Any] = {"width": width, "date": date, "for_physio": for_physio}
+        text = render.render_text(plan, knowledge, styled=to_stdout and _styled(), **options)
         if to_stdout and not _stdout_takes(text):
-            text = _render_text(plan, knowledge, ascii=True)
+            text = render.render_text(plan, knowledge, ascii=True, **options)
     return _for_stdout(text, fmt) if to_stdout else text
+
+
+FILE_WIDTH = 100
+
+
+def _date(value: str | None) -> datetime.date | None:
+    """--date YYYY-MM-DD, or bad input naming the option."""
+    if value is None:
+        return None
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"expected a date as YYYY-MM-DD, got '{value}'", location="--date") from None
 
 
 def _prompt(text: str, default: str | None) -> str:
@@ -304,23 +265,53 @@ def _prompt(text: str, default: str | None) -> str:
 # --- commands --------------------------------------------------------------------------------------
 
 
-@app.command()
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"backplan {engine.__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(epilog="Example: backplan plan examples/chronic_pain_office_worker.toml --format html --out plan.html")
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Rule-based back-training plans with a safety screen. Every decision cites a rule and a source."""
+
+
+@app.command(epilog="Example: backplan plan answers.toml --format html --date 2026-03-01 --out plan.html")
 def plan(
-    answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
+    answers: Annotated[Path, typer.Argument(metavar="ANSWERS", help="Answers file (TOML or JSON).", show_default=False)],
+    format: Annotated[
+        Format, typer.Option("--format", "-f", help="text, markdown, html (a printable page) or json.")
+    ] = Format.text,
     out: OutOpt = None,
+    date: Annotated[
+        str | None,
+        typer.Option("--date", metavar="YYYY-MM-DD", help="Put this date on the plan (text, markdown, html).", show_default=False),
+    ] = None,
+    for_reader: Annotated[
+        Reader,
+        typer.Option("--for", help="physio: add an appendix with the rules behind the plan.", show_default=False),
+    ] = Reader.person,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
     """Make a plan from an answers file."""
     with _errors():
+        day = _date(date)
         book = _book(rules, knowledge)
         intake = engine.load_intake(answers, book.knowledge)
         result = engine.recommend(intake, book)
-        _write(_render(result, book.knowledge, format, to_stdout=out is None), out)
+        text = _render(
+            result, book.knowledge, format, to_stdout=out is None, date=day, for_physio=for_reader is Reader.physio
+        )
+        _write(text, out)
 
 
-@app.command()
+@app.command(epilog="Example: backplan explain answers.toml bird_dog")
 def explain(
     answers: Annotated[Path, typer.Argument(help="Answers file (TOML or JSON).", show_default=False)],
     exercise_id: Annotated[str | None, typer.Argument(help="Exercise id: why is it in the plan, or why not.")] = None,
@@ -365,7 +356,7 @@ def _show(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-@app.command()
+@app.command(epilog="Example: backplan intake --save answers.toml")
 def intake(
     save: Annotated[
         Path | None,
@@ -424,7 +415,7 @@ def intake(
 MAX_JOBS = 256
 
 
-@app.command()
+@app.command(epilog="Example: backplan batch examples/cohort.jsonl --out plans.jsonl --jobs 2")
 def batch(
     intakes: Annotated[
         Path, typer.Argument(help="JSON Lines file (or a pipe): one answers object per line.", show_default=False)
@@ -568,7 +559,7 @@ MuscleOpt = Annotated[str | None, typer.Option(help="Only exercises working this
 CategoryOpt = Annotated[str | None, typer.Option(help="Only this category: mobility, stabilisation or strength.")]
 
 
-@exercises_app.callback()
+@exercises_app.callback(epilog="Example: backplan exercises --equipment none --category stabilisation")
 def exercises(
     ctx: typer.Context,
     equipment: EquipmentOpt = None,
@@ -586,7 +577,7 @@ def exercises(
     _list_exercises(equipment, tag, level, muscle, category, knowledge)
 
 
-@exercises_app.command("list")
+@exercises_app.command("list", epilog="Example: backplan exercises list --level beginner")
 def exercises_list(
     equipment: EquipmentOpt = None,
     tag: TagOpt = None,
@@ -621,14 +612,18 @@ def _list_exercises(
         def t(value: str) -> Text:
             return Text(plain_text(value) if ascii else value)
 
-        console = _console(120)
+        from rich.console import Console
+
+        console = Console(
+            record=True, width=_list_width(), color_system=None, file=io.StringIO(), emoji=False, highlight=False, safe_box=True
+        )
         table = Table(
             title=Text(f"{len(found)} exercises", style="table.title"),
             title_justify="left",
             box=box.ASCII if ascii else box.HEAVY_HEAD,
         )
         for column in ("id", "name", "category", "level", "equipment", "tags"):
-            table.add_column(column, overflow="fold" if ascii else "ellipsis")
+            table.add_column(column, overflow="fold")  # nothing cut: long names and tags wrap in their cell
         for ex in found:
             options = " or ".join("+".join(o) for o in ex.equipment) or "none"
             name = ex.name + (" (never recommended)" if ex.never_recommend else "")
@@ -643,7 +638,7 @@ def _list_exercises(
         _write(text if _stdout_takes(text) else _for_stdout(render(ascii=True)), None)
 
 
-@exercises_app.command("show")
+@exercises_app.command("show", epilog="Example: backplan exercises show dead_hang")
 def exercises_show(
     ctx: typer.Context,
     exercise_id: Annotated[str, typer.Argument(help="Exercise id.", show_default=False)],
@@ -678,13 +673,13 @@ def exercises_show(
             *[f"  {n}. {step}" for n, step in enumerate(ex.steps, 1)],
         ]
         if ex.contraindications:
-            lines += ["cautions:", *[f"  - {c}" for c in ex.contraindications]]
+            lines += ["cautions:", *[f"  - {c}" for c in ex.notes()]]
         named = rules_selecting(ex, book)
         lines += ["rules that select it:", *[f"  - {rule_id}: {verb}" for rule_id, verb in named]] if named else []
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
-@rules_app.command("check")
+@rules_app.command("check", epilog="Example: backplan rules check --rules my-rules/")
 def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
     """Validate rule and knowledge files: exit 2 with `file: rule id: problem` lines on any defect."""
     from engine.check import problems
@@ -705,7 +700,7 @@ def rules_check(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         )
 
 
-@rules_app.command("list")
+@rules_app.command("list", epilog="Example: backplan rules list")
 def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
     """Every rule, in evaluation order: id, stage, priority, title, source."""
     with _errors():
@@ -717,7 +712,7 @@ def rules_list(rules: RulesOpt = None, knowledge: KnowledgeOpt = None) -> None:
         _write(_for_stdout("\n".join(lines) + "\n"), None)
 
 
-@rules_app.command("show")
+@rules_app.command("show", epilog="Example: backplan rules show gentle_pool")
 def rules_show(
     rule_id: Annotated[str, typer.Argument(help="Rule id.", show_default=False)],
     rules: RulesOpt = None,
@@ -731,7 +726,7 @@ def rules_show(
         _write(_for_stdout(describe_rule(rule_id, book) + "\n"), None)
 
 
-@scenarios_app.command("run")
+@scenarios_app.command("run", epilog="Example: backplan scenarios run scenarios/")
 def scenarios_run(
     folder: Annotated[Path, typer.Argument(help="Folder of scenario files.", show_default=False)],
     rules: RulesOpt = None,
@@ -748,10 +743,12 @@ def scenarios_run(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: backplan verify --out violations/")
 def verify(
     out: Annotated[Path | None, typer.Option("--out", help="Folder for answers files reproducing violations.")] = None,
-    workers: Annotated[int, typer.Option(help="Worker processes (default: all cores).")] = 0,
+    workers: Annotated[
+        int, typer.Option(metavar="N", help="Worker processes (default: all cores).", show_default=False)
+    ] = 0,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
@@ -766,7 +763,7 @@ def verify(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: backplan diff examples/cohort.jsonl --after my-rules/")
 def diff(
     intakes: Annotated[Path, typer.Argument(help="JSON Lines cohort of answers objects.", show_default=False)],
     after: Annotated[Path, typer.Option("--after", help="Rules folder after the change.")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from .errors import InputError, closest
@@ -10,9 +11,23 @@ from .planner import RuleBook
 from .ruleset import ChooseProgramme, Derive, Exclude, Include, Limit, Prescribe, Stop, Warn
 
 
-def _check(value: str | None, valid: list[str], option: str) -> None:
-    if value is not None and value not in valid:
-        raise InputError(f"unknown value '{value}'", location=option, suggestion=closest(value, valid))
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+
+
+def _check(value: str | None, valid: list[str], option: str, names: dict[str, str] | None = None) -> str | None:
+    """The id ``value`` stands for: an id or a name, in any case, with spaces or hyphens ("Pull-up bar",
+    "BEGINNER"); bad input with a "did you mean" (ids and names) otherwise."""
+    if value is None:
+        return None
+    lookup = {_slug(v): v for v in valid}
+    for ident, name in (names or {}).items():
+        lookup.setdefault(_slug(name), ident)
+    key = _slug(value)
+    if key in lookup:
+        return lookup[key]
+    hit = closest(key, lookup)
+    raise InputError(f"unknown value '{value}'", location=option, suggestion=lookup[hit] if hit else None)
 
 
 def filter_exercises(
@@ -25,11 +40,13 @@ def filter_exercises(
     category: str | None = None,
 ) -> list[Exercise]:
     """Catalogue entries matching every given filter, in catalogue order."""
-    _check(equipment, ["none", *knowledge.equipment], "--equipment")
-    _check(tag, list(knowledge.tags), "--tag")
-    _check(level, list(LEVELS), "--level")
-    _check(muscle, list(knowledge.muscles), "--muscle")
-    _check(category, list(CATEGORIES), "--category")
+    equipment = _check(
+        equipment, ["none", *knowledge.equipment], "--equipment", {k: v.name for k, v in knowledge.equipment.items()}
+    )
+    tag = _check(tag, list(knowledge.tags), "--tag", {k: v.name for k, v in knowledge.tags.items()})
+    level = _check(level, list(LEVELS), "--level")
+    muscle = _check(muscle, list(knowledge.muscles), "--muscle", {k: v.name for k, v in knowledge.muscles.items()})
+    category = _check(category, list(CATEGORIES), "--category")
     out = []
     for ex in knowledge.exercises.values():
         if equipment == "none" and ex.equipment:

@@ -24,6 +24,8 @@ from pydantic import (
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from .conditions import Condition
+from .dosing import DosingTable, load_dosing
+from .dosing import check_references as _check_dosing
 from .errors import KnowledgeError, closest
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -59,6 +61,16 @@ class Source(_Strict):
     title: str = Field(min_length=3)
     kind: Literal["seed", "guideline", "convention"]
     reference: str = Field(min_length=3, description="seed file name, or the guideline's citation")
+    # How a reader finds it: author(s), publisher (or journal) and year, where known.
+    author: str = ""
+    publisher: str = ""
+    year: StrictInt | None = Field(default=None, ge=1900, le=2100)
+
+    def citation(self) -> str:
+        """The source as a reader would look it up: title, author, publisher, year."""
+        parts = [p for p in (self.author, self.publisher) if p]
+        parts.append(str(self.year) if self.year else "no date given")
+        return f"{self.title} — {', '.join(parts)}"
 
 
 class VocabEntry(_Strict):
@@ -163,6 +175,14 @@ class Prescription(_Strict):
         return hold
 
 
+class Caution(_Strict):
+    """A catalogue note shown only to the people it concerns: ``when`` is a condition on the answers (and
+    the facts derived from them), in the rules' condition language."""
+
+    text: str = Field(min_length=5)
+    when: Condition
+
+
 class Exercise(_Strict):
     id: str = Field(pattern=ID_PATTERN)
     name: str = Field(min_length=3)
@@ -179,7 +199,8 @@ class Exercise(_Strict):
     steps: tuple[str, ...] = Field(min_length=1)
     # Any one of these mastered first (seed 003: barbell rows only after machine or pulley rows).
     prerequisites: tuple[str, ...] = ()
-    contraindications: tuple[str, ...] = ()
+    # What to watch for: a plain note is shown to everyone, a ``Caution`` only when its condition holds.
+    contraindications: tuple[str | Caution, ...] = ()
     never_recommend: StrictBool = False
     never_recommend_reason: str | None = None
     source: str
@@ -197,6 +218,14 @@ class Exercise(_Strict):
         if info.data.get("never_recommend") and not reason:
             raise ValueError("never_recommend needs a never_recommend_reason")
         return reason
+
+    def notes(self) -> tuple[str, ...]:
+        """Every caution text, whoever it concerns (the catalogue's view)."""
+        return tuple(c if isinstance(c, str) else c.text for c in self.contraindications)
+
+    def cautions_for(self, fact: Mapping[str, Any]) -> tuple[str, ...]:
+        """The cautions that concern the person whose fact (answers and derived facts) is given."""
+        return tuple(c if isinstance(c, str) else c.text for c in self.contraindications if isinstance(c, str) or c.when.holds(fact))
 
     def equipment_for(self, owned: Iterable[str]) -> tuple[str, ...] | None:
         """The first equipment option fully owned, () when none is needed, None when none is owned."""
@@ -236,6 +265,8 @@ class Programme(_Strict):
     exclude_tags: tuple[str, ...] = ()
     # Whenever this holds and the screen does not stop, the plan uses this programme (an obligation too).
     required_when: Condition | None = None
+    # How to progress, in words for the person (shown with the plan).
+    progression: str = ""
     source: str
 
 
@@ -265,17 +296,30 @@ class Knowledge(BaseModel):
     programmes: Mapping[str, Programme]
     questions: Mapping[str, Question]
     exercises: Mapping[str, Exercise]
+    dosing: DosingTable  # how much of each exercise (dosing.toml, engine.dosing)
 
     def exercise(self, exercise_id: str) -> Exercise:
         from .errors import UnknownExerciseError
 
         if exercise_id not in self.exercises:
+            found = _find_exercise(exercise_id, self.exercises)
+            if found is not None:
+                return self.exercises[found]
             raise UnknownExerciseError(
                 f"unknown exercise id '{exercise_id}'",
                 location="exercise",
                 suggestion=_suggest_exercise(exercise_id, self.exercises),
             )
         return self.exercises[exercise_id]
+
+
+def _find_exercise(name: str, exercises: Mapping[str, Exercise]) -> str | None:
+    """The exercise ``name`` names exactly, whatever its case, spaces and hyphens: an id, a name or an alias."""
+    key = _slug(name)
+    for ex in exercises.values():
+        if key in (ex.id, _slug(ex.name), *(_slug(a) for a in ex.aliases)):
+            return ex.id
+    return None
 
 
 def _suggest_exercise(name: str, exercises: Mapping[str, Exercise]) -> str | None:
@@ -398,8 +442,10 @@ def load_knowledge(root: Path) -> Knowledge:
         programmes=parts["programmes.toml"],
         questions=parts["questionnaire.toml"],
         exercises=exercises,
+        dosing=load_dosing(root),
     )
     _check_references(knowledge, root, origin)
+    _check_dosing(knowledge.dosing, knowledge, root)
     return knowledge
 
 

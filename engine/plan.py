@@ -43,8 +43,11 @@ class PlannedExercise(_Out):
     because: tuple[str, ...]
     dosed_by: tuple[str, ...]
     steps: tuple[str, ...]
-    # What to watch for: the catalogue's notes for the exercise (choosing them per person is to come).
+    # What to watch for, for this person: the catalogue's notes chosen by the answers (conditions, pain,
+    # screening answers and the facts the rules derived from them).
     cautions: tuple[str, ...]
+    # Why it is in the plan, in words: the reasons of the rules that included it (``because`` has their ids).
+    why: tuple[str, ...]
     source: str
 
 

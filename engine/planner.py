@@ -9,6 +9,7 @@ Exclusion always beats inclusion, and the resolution happens here, not in the ru
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, Literal
 
 from ._version import __version__
 from .compiler import StageCheck, compile_stage_check, compile_stages
+from .dosing import dose_for, level_of
 from .durable_host import DurableEvaluator
 from .errors import EngineError
 from .facts import STAGES, intake_fact, reader, stage_fact
@@ -66,6 +68,9 @@ class RuleBook:
         """Everything about the rules and the catalogue that does not depend on the answers (built once)."""
         return PlanIndex(self.knowledge, self.rules)
 
+
+# ``dosed_by`` names the dosing table's steps with this prefix, the rules by their ids.
+DOSING_PREFIX = "dosing:"
 
 _CACHE: dict[tuple[str, str, str, str], RuleBook] = {}
 _CACHE_LOCK = threading.Lock()
@@ -144,6 +149,7 @@ class _RuleFacts:
     warnings: tuple[Stop | Warn, ...]  # stops and warnings, interleaved as written
     excludes: tuple[tuple[tuple[str, ...], Reason], ...]
     includes: tuple[tuple[tuple[str, ...], bool], ...]  # (exercise ids, prefer)
+    include_reasons: tuple[tuple[frozenset[str], str, bool], ...]  # (exercise ids, the reason, names them)
     programmes: tuple[str, ...]
     derives: tuple[str, ...]
     prescriptions: tuple[Prescribe, ...]
@@ -188,6 +194,11 @@ class PlanIndex:
                 ),
                 includes=tuple(
                     (tuple(ex.id for ex in exercises if _selects(a, ex)), a.prefer)
+                    for a in then
+                    if isinstance(a, Include)
+                ),
+                include_reasons=tuple(
+                    (frozenset(ex.id for ex in exercises if _selects(a, ex)), a.reason, bool(a.exercises))
                     for a in then
                     if isinstance(a, Include)
                 ),
@@ -378,10 +389,15 @@ def _statuses(intake: Intake, book: RuleBook, d: Decisions, programme: str | Non
 # --- assembly --------------------------------------------------------------------------------------
 
 
-def _dose(ex: Exercise, d: Decisions) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
-    p = ex.prescription
-    sets, reps, hold, rest = p.sets, p.reps, p.hold_seconds, p.rest_seconds
-    used: list[str] = []
+def _dose(
+    ex: Exercise, d: Decisions, programme: str, intake: Intake, knowledge: Knowledge
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    """The dosing table's dose (knowledge/dosing.toml), then any rule prescriptions, then the rules' caps."""
+    table = knowledge.dosing
+    level = level_of(intake.experience, intake.active, table)
+    base = dose_for(ex, programme, level, intake.goal, intake.pain.intensity, table)
+    sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
+    used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
     for item, rx in d.prescriptions:
         if ex.category not in rx.categories:
             continue
@@ -454,6 +470,8 @@ def _sessions(
     eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
     target = LEVELS.index(intake.experience) if programme != "gentle" else 0
     programme_rules = [item.id for item, p in d.programmes if p == programme]
+    # The select-stage fact: which catalogue cautions concern this person.
+    fact = stage_fact(intake_fact(intake, k), programme, d.derived, list(book.rules.derived))
     used: dict[str, int] = {}
     # The parts of an exercise's rank that do not change during the plan: preferred first, then
     # closest to the target level, then catalogue order; times used in earlier sessions goes second.
@@ -482,7 +500,7 @@ def _sessions(
             for ex in _pick_block(block, pool, taken, rank):
                 dose = doses.get(ex.id)
                 if dose is None:
-                    dose = doses[ex.id] = _dose(ex, d)
+                    dose = doses[ex.id] = _dose(ex, d, programme, intake, k)
                 sets, reps, hold, rest, dosed_by = dose
                 equipment = _equipment_choice(index.exercises[ex.id], owned) or ()
                 planned.append(
@@ -498,7 +516,8 @@ def _sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=ex.contraindications,
+                        cautions=_relative_to_leg(ex.cautions_for(fact), intake),
+                        why=_why(ex.id, statuses[ex.id].because, index),
                         source=ex.source,
                     )
                 )
@@ -507,6 +526,30 @@ def _sessions(
             used[ex_id] = used.get(ex_id, 0) + 1
         sessions.append(Session(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
     return tuple(sessions)
+
+
+_DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
+
+
+def _relative_to_leg(cautions: tuple[str, ...], intake: Intake) -> tuple[str, ...]:
+    """For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
+    starting: the advice becomes relative to their own symptoms ("further down the leg", the
+    peripheralisation convention that the leg-symptom rules follow)."""
+    if not intake.pain.radiates_to_leg:
+        return cautions
+    return tuple(_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in cautions)
+
+
+def _why(ex_id: str, because: Sequence[str], index: PlanIndex) -> tuple[str, ...]:
+    """Why the exercise is in the plan, in words: the reasons of the rules that included it, those that name
+    the exercise first (the most specific), then those that include it by category or tag."""
+    named: list[str] = []
+    broad: list[str] = []
+    for rule_id in because:
+        for chosen, reason, names in index.rules[rule_id].include_reasons:
+            if ex_id in chosen:
+                (named if names else broad).append(reason)
+    return tuple(dict.fromkeys([*named, *broad]))
 
 
 def _effects(item: LoadedRule) -> tuple[str, ...]:

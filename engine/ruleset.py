@@ -397,8 +397,26 @@ def load_rules(root: Path, knowledge: Knowledge) -> RuleSet:
     fields = field_specs(knowledge, derived)
     for item in loaded:
         _check_rule(item, knowledge, fields)
+    _check_cautions(knowledge, fields)
     ordered = tuple(sorted(loaded, key=lambda r: r.order_key))
     return RuleSet(root=str(root), digest=rules_digest(root), rules=ordered, fields=fields, derived=derived)
+
+
+def _check_cautions(knowledge: Knowledge, fields: Mapping[str, FieldSpec]) -> None:
+    """The catalogue's cautions read fields the select stage knows (the answers and the derived facts)."""
+    for ex in knowledge.exercises.values():
+        for index, caution in enumerate(ex.contraindications):
+            if isinstance(caution, str):
+                continue
+            for leaf in caution.when.leaves():
+                name = leaf.target()
+                if name not in fields:
+                    raise RuleError(
+                        f"exercise '{ex.id}': contraindications[{index}] reads unknown field '{name}'",
+                        file=str(Path(knowledge.root) / "exercises"),
+                        location=f"exercise '{ex.id}'.contraindications[{index}].when",
+                        suggestion=closest(name, fields),
+                    )
 
 
 def _derived_facts(loaded: Sequence[LoadedRule]) -> dict[str, Stage]:

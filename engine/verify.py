@@ -24,7 +24,7 @@ import multiprocessing
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,10 @@ INVARIANTS: dict[str, str] = {
     "urgent_means_stop": "an urgent warning (A&E / same day) never comes with an exercise plan -- proved",
     "plan_produced": "every valid intake gets a plan or a stop, never an internal error",
     "signature_matches": "the select rules that fired are the signature the solver predicted",
+    # --- dose order (issue 12): begin ---
+    "dose_order": "gentle dose <= catalogue dose <= strength dose at the same level: for every exercise, level, "
+    "goal and pain of the dosing table, and on every plan evaluated",
+    # --- dose order: end ---
 }
 DETERMINISM_EVERY = 97
 CHUNK_SIZE = 400
@@ -93,6 +97,38 @@ class Space:
     equipment_sets: tuple[tuple[str, ...], ...]
     stop_cases: int
     cases: tuple[Case, ...]
+
+
+# --- dose order (issue 12): begin ---
+def dose_out_of_order(programme: str, planned: Any, entry: Any, knowledge: Knowledge) -> str | None:
+    """Why a planned dose breaks the order its programme declares (knowledge/dosing.toml), or None."""
+    from .dosing import Dose, at_most, at_most_each, catalogue_dose
+
+    order = knowledge.dosing.order_of(programme)
+    dose = Dose(planned.sets, planned.reps, planned.hold_seconds, planned.rest_seconds)
+    default = catalogue_dose(entry)
+    if order == "at_most_catalogue" and not at_most_each(dose, default):
+        return f"{planned.id}: {programme} dose {dose.text()} above the catalogue's {default.text()}"
+    if order == "at_least_catalogue" and not at_most(default, dose):
+        return f"{planned.id}: {programme} dose {dose.text()} below the catalogue's {default.text()}"
+    return None
+
+
+def dose_table_failures(knowledge: Knowledge) -> list[ProofFailure]:
+    """The dosing table's order over every exercise, level, goal and pain, with answers that reproduce it."""
+    from .dosing import order_violations
+
+    out = []
+    for v in order_violations(knowledge)[:FILES_PER_INVARIANT]:
+        answers = baseline_answers(knowledge)
+        answers.update(experience=v.level, goal=v.goal)
+        if v.pain:
+            answers["pain"] = {"status": "chronic", "intensity": v.pain, "radiates_to_leg": False}
+        out.append(ProofFailure("dose_order", f"{v.exercise} ({v.level}, goal {v.goal}): {v.message}", answers))
+    return out
+
+
+# --- dose order: end ---
 
 
 def equipment_sets(knowledge: Knowledge) -> tuple[tuple[str, ...], ...]:
@@ -317,6 +353,11 @@ class Checker:
                     )
                 if not ex.because or not set(ex.because) <= fired:
                     out.append(Finding("cites_fired_rules", f"{ex.id} cites {list(ex.because)}, fired {sorted(fired)}"))
+                # --- dose order (issue 12): begin ---
+                broken = dose_out_of_order(plan.programme or "", ex, entry, knowledge)
+                if broken:
+                    out.append(Finding("dose_order", broken))
+                # --- dose order: end ---
         return out
 
     def invariants_broken(self, answers: Mapping[str, Any]) -> set[str]:
@@ -549,6 +590,7 @@ def verify_rulebook(
     space = build_space(book, cells)
     result = _run(book, space.cases, workers)
     counts = dict(result.counts)
+    space = replace(space, failures=(*space.failures, *dose_table_failures(book.knowledge)))  # issue 12
     for failure in space.failures:
         counts[failure.invariant] = counts.get(failure.invariant, 0) + 1
     violations: list[Violation] = []
