@@ -5,6 +5,7 @@ bytes as the command line, the questionnaire the terminal asks, the security hea
 from __future__ import annotations
 
 import copy
+import datetime
 import html
 import json
 import logging
@@ -27,6 +28,7 @@ from engine.errors import EngineError
 from engine.explain import fired_rules, why
 from engine.intake import missing_answers, parse_intake
 from engine.questionnaire import Questionnaire, answers_text
+from engine.render.words import OUTCOME_WORD
 from engine.web import app as web_app
 from engine.web import create_app
 from engine.web.questions import ABOUT_TITLE, WebQuestionnaire
@@ -578,7 +580,7 @@ def test_form_clear_plan(client: TestClient, book: engine.RuleBook) -> None:
     plan = engine.recommend(parse_intake(answers(), book.knowledge), book)
     for ex in plan.sessions[0].exercises:
         assert ex.name in response.text
-    assert "CLEAR" in response.text.upper()
+    assert OUTCOME_WORD["clear"] in response.text
     carried = re.search(r'name="answers" value="([^"]*)"', response.text)
     assert carried is not None
     assert json.loads(carried.group(1).replace("&#34;", '"').replace("&quot;", '"')) == answers()
@@ -633,7 +635,7 @@ def test_form_emergency_answer_ends_the_questionnaire(client: TestClient, book: 
     complete = client.post(
         "/plan", **form_body(all_no(book, **{"screening.saddle_numbness": "yes", "group.emergency": "yes"}))
     )
-    assert complete.status_code == 200 and "STOP" in complete.text
+    assert complete.status_code == 200 and OUTCOME_WORD["stop"] in complete.text
     plan = engine.recommend(parse_intake(answers(screening__saddle_numbness=True), book.knowledge), book)
     assert plan.screen.outcome == "stop"
     assert " ".join(plan.warnings[0].message.split()) in " ".join(html.unescape(complete.text).split())
@@ -695,9 +697,26 @@ def test_carried_answers_are_validated_again(client: TestClient) -> None:
     assert client.post("/physio", **form_body({})).status_code == 422
 
 
-def test_plan_from_carried_answers(client: TestClient) -> None:
-    response = client.post("/plan", **carried(answers()))
-    assert response.status_code == 200 and "bp-toolbar" in response.text
+TOOLBAR = re.compile(r'<link rel="icon"[^>]*><link rel="stylesheet" href="/static/toolbar.css">'
+                     r'<script src="/static/app.js" defer></script>|<nav class="bp-toolbar".*?</nav>', re.S)
+
+
+@pytest.mark.parametrize("for_physio", [False, True])
+def test_plan_page_is_the_cli_html_page(client: TestClient, tmp_path: Path, for_physio: bool) -> None:
+    """The printable page is `backplan plan --format html --date TODAY` (plus the actions, not printed)."""
+    data = answers(pain__status="chronic", pain__intensity=3, equipment=["dumbbells"])
+    if for_physio:
+        response = client.post("/plan", **carried(data, **{"for": "physio"}))
+    else:
+        response = client.post("/plan", **carried(data))
+    assert response.status_code == 200
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    args = ["plan", str(path), "--format", "html", "--date", datetime.date.today().isoformat()]
+    result = CliRunner().invoke(cli.app, [*args, *(["--for", "physio"] if for_physio else [])])
+    assert result.exit_code == 0, result.output
+    assert len(TOOLBAR.findall(response.text)) == 2
+    assert TOOLBAR.sub("", response.text) == result.stdout
 
 
 def test_answers_copy_is_untouched(book: engine.RuleBook) -> None:

@@ -132,8 +132,8 @@ class Site:
             emergency_group=emergency if emergency in self.questions.questionnaire.first_groups else None,
         )
 
-    def plan_page(self, plan: Plan, intake: Intake) -> HTMLResponse:
-        document = plan_document(plan, self.knowledge)
+    def plan_page(self, plan: Plan, intake: Intake, *, for_physio: bool = False) -> HTMLResponse:
+        document = plan_document(plan, self.knowledge, for_physio=for_physio)
         toolbar = render("toolbar.html", answers_json=_answers_json(intake))
         head = (
             '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
@@ -324,7 +324,8 @@ def create_app(book: RuleBook) -> ASGIApp:
         form = await site.form(request)
         if "answers" in form:  # the answers a page carries (the physiotherapist's view, back to the plan)
             intake = site.carried_answers(form)
-            return site.plan_page(recommend(intake, book), intake)
+            for_physio = form.get("for", [""])[-1] == "physio"  # the printable page with the rules appendix
+            return site.plan_page(recommend(intake, book), intake, for_physio=for_physio)
         reading = site.questions.read(form)
         if reading.intake is not None:
             return site.plan_page(recommend(reading.intake, book), reading.intake)

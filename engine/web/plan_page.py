@@ -1,32 +1,23 @@
 """The printable plan page, and the bar of actions shown above it on screen (not on paper).
 
 ``plan_document`` is the one place the web app turns a plan into its printable page: the same page as
-``backplan plan --format html``.
+``backplan plan --format html`` (``engine.render.render_html``), with the actions added above it.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 
 from ..knowledge import Knowledge
 from ..plan import Plan
+from ..render import render_html
 
 
-def plan_document(plan: Plan, knowledge: Knowledge) -> str:
-    """The plan as one self-contained printable HTML page."""
-    from ..render import BLOCK_NAMES, OUTCOME_HEADLINE, dose, equipment_text
-    from .pages import render
-
-    return render(
-        "plan_document.html",
-        plan=plan,
-        knowledge=knowledge,
-        headline=OUTCOME_HEADLINE[plan.screen.outcome],
-        block_names=BLOCK_NAMES,
-        dose=dose,
-        equipment_text=equipment_text,
-        programme=knowledge.programmes[plan.programme] if plan.programme else None,
-    )
+def plan_document(plan: Plan, knowledge: Knowledge, *, for_physio: bool = False) -> str:
+    """The plan as one self-contained printable HTML page, dated today: ``engine.render.render_html``,
+    the page ``backplan plan --format html --date TODAY`` writes."""
+    return render_html(plan, knowledge, date=datetime.date.today(), for_physio=for_physio)
 
 
 _HEAD_END = re.compile(r"</head\s*>", re.I)
