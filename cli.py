@@ -26,6 +26,7 @@ from engine.errors import BackplanError, EngineError, InputError, IntakeError
 # rich, the renderers and the reviewer tools are imported where used: `plan --format json` and
 # `batch` never pay for them at start-up.
 
+
 def _plain_help() -> None:
     """Help as people read it: ``ANSWERS`` rather than ``{ANSWERS}``, ``FILE`` rather than ``<path>``, and no
     ``<bool>`` after a flag. Recent typer versions decorate metavars; older ones lack these hooks (no-op)."""
@@ -155,6 +156,7 @@ def _option_naming(path: Path) -> str:
 
 # --- rendering: engine.render does it; here only the choice of format, width, colour and encoding ---
 
+
 def _list_width() -> int:
     """Tables for a terminal: its width (COLUMNS or the terminal's), never more."""
     from engine.render import terminal_width
@@ -283,14 +285,18 @@ def _main(
 
 @app.command(epilog="Example: backplan plan answers.toml --format html --date 2026-03-01 --out plan.html")
 def plan(
-    answers: Annotated[Path, typer.Argument(metavar="ANSWERS", help="Answers file (TOML or JSON).", show_default=False)],
+    answers: Annotated[
+        Path, typer.Argument(metavar="ANSWERS", help="Answers file (TOML or JSON).", show_default=False)
+    ],
     format: Annotated[
         Format, typer.Option("--format", "-f", help="text, markdown, html (a printable page) or json.")
     ] = Format.text,
     out: OutOpt = None,
     date: Annotated[
         str | None,
-        typer.Option("--date", metavar="YYYY-MM-DD", help="Put this date on the plan (text, markdown, html).", show_default=False),
+        typer.Option(
+            "--date", metavar="YYYY-MM-DD", help="Put this date on the plan (text, markdown, html).", show_default=False
+        ),
     ] = None,
     for_reader: Annotated[
         Reader,
@@ -615,7 +621,13 @@ def _list_exercises(
         from rich.console import Console
 
         console = Console(
-            record=True, width=_list_width(), color_system=None, file=io.StringIO(), emoji=False, highlight=False, safe_box=True
+            record=True,
+            width=_list_width(),
+            color_system=None,
+            file=io.StringIO(),
+            emoji=False,
+            highlight=False,
+            safe_box=True,
         )
         table = Table(
             title=Text(f"{len(found)} exercises", style="table.title"),

@@ -152,7 +152,9 @@ def check_references(table: DosingTable, knowledge: Knowledge, root: Path) -> No
     def ref(value: str, valid: Iterable[str], what: str, where: str) -> None:
         names = list(valid)
         if value not in names:
-            raise KnowledgeError(f"unknown {what} '{value}'", file=path, location=where, suggestion=closest(value, names))
+            raise KnowledgeError(
+                f"unknown {what} '{value}'", file=path, location=where, suggestion=closest(value, names)
+            )
 
     ref(table.level.source, knowledge.sources, "source", "level.source")
     for p in table.programme:
@@ -302,7 +304,11 @@ def order_violations(knowledge: Knowledge, table: DosingTable | None = None) -> 
                         if not at_most_each(dose, default):
                             out.append(
                                 OrderViolation(
-                                    ex.id, level, goal, pain, f"{g} {dose.text()} above the catalogue's {default.text()}"
+                                    ex.id,
+                                    level,
+                                    goal,
+                                    pain,
+                                    f"{g} {dose.text()} above the catalogue's {default.text()}",
                                 )
                             )
                     for s in strength:
@@ -310,7 +316,11 @@ def order_violations(knowledge: Knowledge, table: DosingTable | None = None) -> 
                         if not at_most(default, dose):
                             out.append(
                                 OrderViolation(
-                                    ex.id, level, goal, pain, f"{s} {dose.text()} below the catalogue's {default.text()}"
+                                    ex.id,
+                                    level,
+                                    goal,
+                                    pain,
+                                    f"{s} {dose.text()} below the catalogue's {default.text()}",
                                 )
                             )
     return out

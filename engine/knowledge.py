@@ -225,7 +225,11 @@ class Exercise(_Strict):
 
     def cautions_for(self, fact: Mapping[str, Any]) -> tuple[str, ...]:
         """The cautions that concern the person whose fact (answers and derived facts) is given."""
-        return tuple(c if isinstance(c, str) else c.text for c in self.contraindications if isinstance(c, str) or c.when.holds(fact))
+        return tuple(
+            c if isinstance(c, str) else c.text
+            for c in self.contraindications
+            if isinstance(c, str) or c.when.holds(fact)
+        )
 
     def equipment_for(self, owned: Iterable[str]) -> tuple[str, ...] | None:
         """The first equipment option fully owned, () when none is needed, None when none is owned."""

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import unicodedata
 
-
 # What a character becomes where it cannot be encoded: the renderings' typography first.
 _TYPOGRAPHY = {
     "×": "x", "•": "*", "·": "-", "—": "-", "–": "-", "‐": "-", "‑": "-", "−": "-",

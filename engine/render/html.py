@@ -27,7 +27,7 @@ TEMPLATE = "plan.html"
 def _template() -> Any:
     import jinja2
 
-    source = resources.files(__package__).joinpath("templates", TEMPLATE).read_text(encoding="utf-8")
+    source = resources.files(__package__).joinpath("templates").joinpath(TEMPLATE).read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
     return env.from_string(source)
 
@@ -53,9 +53,7 @@ def exercise_pictures(knowledge: Knowledge, exercise_ids: list[str]) -> dict[str
     return out
 
 
-def render_html(
-    plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False
-) -> str:
+def render_html(plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False) -> str:
     """The plan as one self-contained HTML page (inline CSS and SVG pictures; nothing fetched)."""
     r = reading(plan, knowledge, date=date, for_physio=for_physio)
     ids = list(dict.fromkeys(ex.id for s in r.sessions for ex in s.exercises))

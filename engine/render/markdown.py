@@ -10,9 +10,7 @@ from .escape import md_escape
 from .words import Reading, physio_lines, reading
 
 
-def render_markdown(
-    plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False
-) -> str:
+def render_markdown(plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False) -> str:
     """The plan as Markdown; messages, names and steps are escaped, never markup."""
     return markdown_of(reading(plan, knowledge, date=date, for_physio=for_physio))
 

@@ -89,8 +89,14 @@ def text_of(r: Reading, *, width: int, ascii: bool = False, styled: bool = False
     for reason in r.reasons:  # outside the frame: a message reads (and copies) as one piece of text
         say(indented(line(f"{bullet} ", (reason, "bold" if r.stopped else "")), 2))
     title = r.title + (f" — {r.date}" if r.date else "")
+    say()
     say(line((title, "bold")))
-    say(line(("For: ", "bold"), " · ".join(value if i == 0 else f"{label.lower()}: {value}" for i, (label, value) in enumerate(r.whom[:4]))))
+    say(
+        line(
+            ("For: ", "bold"),
+            " · ".join(value if i == 0 else f"{label.lower()}: {value}" for i, (label, value) in enumerate(r.whom[:4])),
+        )
+    )
     for w in r.warnings:
         say(indented(line((w.word, _LEVEL_STYLE.get(w.level, "")), f" {w.message}"), 2))
     say()

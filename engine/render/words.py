@@ -151,7 +151,9 @@ def whom(intake: Mapping[str, Any], knowledge: Knowledge) -> tuple[tuple[str, st
     else:
         leg = ", running down a leg" if pain.get("radiates_to_leg") else ""
         out.append(("Back pain", f"{PAIN_WORDS.get(status, status)}, usually {pain.get('intensity')}/10{leg}"))
-    conditions = [knowledge.conditions[c].name if c in knowledge.conditions else c for c in intake.get("conditions", [])]
+    conditions = [
+        knowledge.conditions[c].name if c in knowledge.conditions else c for c in intake.get("conditions", [])
+    ]
     out.append(("Diagnosed conditions", ", ".join(conditions) or "none"))
     owned = [knowledge.equipment[e].name if e in knowledge.equipment else e for e in intake.get("equipment", [])]
     out.append(("Equipment", ", ".join(owned) or NO_EQUIPMENT))
@@ -168,7 +170,14 @@ WHY_SHOWN = 2  # the plan lists the most specific reasons first; a person reads 
 
 
 def _why(ex: PlannedExercise, knowledge: Knowledge) -> str:
-    reasons = [reader_text(r) for r in ex.why][:WHY_SHOWN]
+    """The first reasons of the plan's (most specific first), one per topic ("gentle programme: ...")."""
+    topics: set[str] = set()
+    reasons: list[str] = []
+    for reason in (reader_text(r) for r in ex.why):
+        topic = reason.split(":", 1)[0].lower() if ":" in reason else reason
+        if topic not in topics and len(reasons) < WHY_SHOWN:
+            topics.add(topic)
+            reasons.append(reason)
     if not reasons:
         return ""
     text = "; ".join(reasons)
@@ -280,7 +289,10 @@ def physio_lines(appendix: PhysioAppendix) -> Sequence[tuple[str, list[str]]]:
         sections.append(
             (
                 "Left out by rules",
-                [f"{ex_id} ({name}): " + "; ".join(f"{r}: {m}" for r, m in why) for ex_id, name, why in appendix.excluded],
+                [
+                    f"{ex_id} ({name}): " + "; ".join(f"{r}: {m}" for r, m in why)
+                    for ex_id, name, why in appendix.excluded
+                ],
             )
         )
     sections.append(("Rules fired, in order", [f"{rule} [{stage}] {title}" for rule, stage, title in appendix.fired]))
