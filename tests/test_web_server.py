@@ -5,6 +5,7 @@ stops cleanly on SIGTERM. Loopback only."""
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import shutil
 import signal
@@ -123,6 +124,14 @@ def test_two_workers_serve_the_cli_bytes_and_keep_nothing(tmp_path: Path) -> Non
                 check=True,
             )
             assert status == 200 and body == cli.stdout, path.name
+        # One keep-alive connection: no ~40 ms delayed-ACK stall per response (TCP_NODELAY on every worker).
+        connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        start = time.monotonic()
+        for _ in range(50):
+            connection.request("GET", "/healthz")
+            assert connection.getresponse().read()
+        connection.close()
+        assert time.monotonic() - start < 1.0
         for _ in range(20):  # spread over both workers
             status, _ = post(server.url + "/api/plan", json.dumps(answers(age=marker_age)).encode())
             assert status == 200
