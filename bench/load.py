@@ -74,7 +74,11 @@ end
 
 function response(status, headers, body)
   done_here = done_here + 1
-  if limit > 0 and done_here >= limit then
+  if limit > 0 and done_here == limit then
+    -- this thread has had its share: say so (wrk itself would idle until --duration ends), and stop
+    local marker = io.open("%(marker)s", "a")
+    marker:write("done\n")
+    marker:close()
     wrk.thread:stop()
   end
 end
@@ -159,9 +163,52 @@ def wrk(url: str, script: Path, connections: int, *, duration: float, timeout_s:
     return result
 
 
-def write_script(path: Path, bodies: list[str], per_thread: int) -> None:
+def write_script(path: Path, bodies: list[str], per_thread: int) -> Path:
+    """The Lua script; with ``per_thread``, each thread stops after that many responses and appends a
+    line to the returned marker file."""
     quoted = ",\n".join(f"  [==[{b}]==]" for b in bodies)
-    path.write_text(LUA % {"bodies": quoted, "per_thread": per_thread}, encoding="utf-8")
+    marker = path.with_suffix(".done")
+    path.write_text(LUA % {"bodies": quoted, "per_thread": per_thread, "marker": str(marker)}, encoding="utf-8")
+    return marker
+
+
+def wrk_count(url: str, script: Path, marker: Path, connections: int, threads: int, limit_s: float) -> dict[str, Any]:
+    """wrk until every thread has had its share of requests (the marker file says so), then SIGINT, on
+    which wrk prints its summary; the rate is over the time to the last thread's share."""
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{int(limit_s)}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(script),
+        url,
+    ]
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        while process.poll() is None and time.monotonic() - start < limit_s:
+            if marker.exists() and marker.read_text().count("done") >= threads:
+                break
+            time.sleep(0.2)
+        elapsed = time.monotonic() - start
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    match = re.search(r"^RESULT (\{.*\})$", out, re.M)
+    if match is None:
+        raise SystemExit(f"wrk printed no result:\n{out}")
+    result: dict[str, Any] = json.loads(match.group(1))
+    result["seconds"] = elapsed
+    result["rps"] = result["requests"] / elapsed
+    result["errors"] = sum(result[k] for k in ("connect", "read", "write", "status", "timeout"))
+    return result
 
 
 def main() -> int:
@@ -225,10 +272,9 @@ def main() -> int:
             before = {pid: rss_mib(pid) for pid in workers}
             counted = Path(tmp) / "count.lua"
             threads = 2
-            write_script(counted, bodies, math.ceil(args.total / threads))
-            start = time.monotonic()
-            r = wrk(url, counted, 16, duration=3600, timeout_s=3600)
-            elapsed = time.monotonic() - start
+            marker = write_script(counted, bodies, math.ceil(args.total / threads))
+            r = wrk_count(url, counted, marker, 16, threads, limit_s=3600)
+            elapsed = r["seconds"]
             after = {pid: rss_mib(pid) for pid in workers}
             growth = {pid: after[pid] - before[pid] for pid in workers}
             failed |= r["errors"] > 0 or r["requests"] < args.total
