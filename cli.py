@@ -349,9 +349,10 @@ def explain(
             lines.append(f"{verdict.name} ({verdict.id}): {status_text(verdict.status)}")
             if verdict.in_plan:
                 lines.append(f"  in: {', '.join(verdict.sessions)}")
+                steps = {f"dosing:{step.id}": step.title for step in book.knowledge.dosing.step}
                 for rule_id in verdict.because:
                     item = book.rules.by_id().get(rule_id)
-                    title = item.rule.title if item else rule_id
+                    title = item.rule.title if item else steps.get(rule_id, rule_id)
                     lines.append(f"  because {rule_id}: {title}")
             for reason in verdict.reasons:
                 lines.append(f"  - {reason.rule}: {reason.message}")
@@ -685,7 +686,13 @@ def exercises_show(
             *[f"  {n}. {step}" for n, step in enumerate(ex.steps, 1)],
         ]
         if ex.contraindications:
-            lines += ["cautions:", *[f"  - {c}" for c in ex.notes()]]
+            lines += [
+                "cautions:",
+                *[
+                    f"  - {c}" if isinstance(c, str) else f"  - {c.text} (when {c.when.describe()})"
+                    for c in ex.contraindications
+                ],
+            ]
         named = rules_selecting(ex, book)
         lines += ["rules that select it:", *[f"  - {rule_id}: {verb}" for rule_id, verb in named]] if named else []
         _write(_for_stdout("\n".join(lines) + "\n"), None)

@@ -37,7 +37,7 @@ class Problem:
 
 def problems(rules: RuleSet, knowledge: Knowledge) -> list[Problem]:
     """Every defect of a loaded rule set (an empty list means it is fit to use)."""
-    found: list[Problem] = []
+    found: list[Problem] = _figure_problems(knowledge)
     items = list(rules.rules)
     logic = Logic(rules, knowledge)
     order = list(logic.inputs)
@@ -198,6 +198,31 @@ def _same_priority_choices(
         fact = logic.example(logic.fires(ra), logic.fires(rb))
         if fact is not None:
             yield ra, pa, rb, pb, fact
+
+
+def _figure_problems(knowledge: Knowledge) -> list[Problem]:
+    """The exercise pictures (knowledge/figures/, drawn by engine.figures) are knowledge too: a file that does
+    not load is bad input for every command (``KnowledgeError``), and every catalogue exercise has exactly
+    one figure, of an exercise the catalogue has."""
+    from pathlib import Path
+
+    from .figures import FIGURE_DIR, load_figures
+
+    folder = Path(knowledge.root) / FIGURE_DIR
+    if not folder.is_dir():
+        return []
+    figures = load_figures(Path(knowledge.root))
+    found = [
+        Problem(figures.origin.get(ex_id, str(folder)), None, f"figure of an unknown exercise '{ex_id}'")
+        for ex_id in figures.figures
+        if ex_id not in knowledge.exercises
+    ]
+    found += [
+        Problem(str(folder), None, f"no figure for exercise '{ex_id}'")
+        for ex_id in knowledge.exercises
+        if ex_id not in figures.figures
+    ]
+    return found
 
 
 def enforce(rules: RuleSet, knowledge: Knowledge) -> None:

@@ -79,6 +79,8 @@ class Step(_Strict):
     categories: tuple[Literal["mobility", "stabilisation", "strength"], ...] = CATEGORIES  # type: ignore[assignment]
     tags_any: tuple[str, ...] = ()
     tags_none: tuple[str, ...] = ()
+    # Not when the rules derived any of these facts (e.g. moderate_intensity_only: no heavy zones).
+    unless_derived: tuple[str, ...] = ()
     sets: Bound | None = None
     work: StrictFloat | None = Field(default=None, gt=0, le=2)
     reps: str | None = Field(default=None, pattern=r"^\d{1,3}(-\d{1,3})?$")
@@ -95,9 +97,12 @@ class Step(_Strict):
             raise ValueError("pain is [lowest, highest] usual intensity, within 0..10")
         return self
 
-    def matches(self, ex: Exercise, programme: str, level: str, goal: str, pain: int) -> bool:
+    def matches(
+        self, ex: Exercise, programme: str, level: str, goal: str, pain: int, derived: frozenset[str] = frozenset()
+    ) -> bool:
         return (
-            self.programme == programme
+            not derived.intersection(self.unless_derived)
+            and self.programme == programme
             and level in self.levels
             and (not self.goals or goal in self.goals)
             and self.pain[0] <= pain <= self.pain[1]
@@ -223,13 +228,21 @@ def level_of(experience: str, active: bool, table: DosingTable) -> str:
     return experience if active else table.level.inactive_counts_as
 
 
-def dose_for(ex: Exercise, programme: str, level: str, goal: str, pain: int, table: DosingTable) -> Dose:
-    """The table's dose of ``ex`` (before the safety rules' caps)."""
+def dose_for(
+    ex: Exercise,
+    programme: str,
+    level: str,
+    goal: str,
+    pain: int,
+    table: DosingTable,
+    derived: frozenset[str] = frozenset(),
+) -> Dose:
+    """The table's dose of ``ex`` (before the safety rules' caps); ``derived``: the facts the rules derived."""
     p = ex.prescription
     sets, reps, hold, rest = p.sets, p.reps, p.hold_seconds, p.rest_seconds
     used: list[str] = []
     for step in table.step:
-        if not step.matches(ex, programme, level, goal, pain):
+        if not step.matches(ex, programme, level, goal, pain, derived):
             continue
         used.append(step.id)
         if step.sets is not None:
@@ -286,8 +299,15 @@ class OrderViolation:
     message: str
 
 
+def derived_sets(table: DosingTable) -> tuple[frozenset[str], ...]:
+    """No derived fact, and each fact a step names (the cases the table distinguishes)."""
+    named = sorted({f for step in table.step for f in step.unless_derived})
+    return (frozenset(), *(frozenset([f]) for f in named))
+
+
 def order_violations(knowledge: Knowledge, table: DosingTable | None = None) -> list[OrderViolation]:
-    """Every (exercise, level, goal, usual pain) for which gentle <= catalogue <= strength fails."""
+    """Every (exercise, level, goal, usual pain, derived facts) for which gentle <= catalogue <= strength fails
+    (the table's doses; ``backplan verify`` checks the plans, the rules' caps included)."""
     table = table or knowledge.dosing
     gentle = [p.id for p in table.programme if p.order == "at_most_catalogue"]
     strength = [p.id for p in table.programme if p.order == "at_least_catalogue"]
@@ -312,17 +332,18 @@ def order_violations(knowledge: Knowledge, table: DosingTable | None = None) -> 
                                 )
                             )
                     for s in strength:
-                        dose = dose_for(ex, s, level, goal, 0, table)
-                        if not at_most(default, dose):
-                            out.append(
-                                OrderViolation(
-                                    ex.id,
-                                    level,
-                                    goal,
-                                    pain,
-                                    f"{s} {dose.text()} below the catalogue's {default.text()}",
+                        for derived in derived_sets(table):
+                            dose = dose_for(ex, s, level, goal, 0, table, derived)
+                            if not at_most(default, dose):
+                                out.append(
+                                    OrderViolation(
+                                        ex.id,
+                                        level,
+                                        goal,
+                                        pain,
+                                        f"{s} {dose.text()} below the catalogue's {default.text()}",
+                                    )
                                 )
-                            )
     return out
 
 
@@ -387,6 +408,8 @@ def render_doc(knowledge: Knowledge, rules_limits: Sequence[tuple[str, str, str]
             exercises += f"; tagged {' or '.join(s.tags_any)}"
         if s.tags_none:
             exercises += f"; not {' or '.join(s.tags_none)}"
+        if s.unless_derived:
+            exercises += f"; not when {' or '.join(s.unless_derived)}"
         pain = "any" if s.pain == (0, 10) else f"{s.pain[0]}-{s.pain[1]}/10"
         out.append(
             f"| `{s.id}` | {s.programme} | {_cell(s.levels, LEVELS)} | {_cell(s.goals, goals)} | {pain} | "

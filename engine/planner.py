@@ -392,10 +392,25 @@ def _statuses(intake: Intake, book: RuleBook, d: Decisions, programme: str | Non
 def _dose(
     ex: Exercise, d: Decisions, programme: str, intake: Intake, knowledge: Knowledge
 ) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    return dose_with_rules(
+        ex, programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d, knowledge
+    )
+
+
+def dose_with_rules(
+    ex: Exercise,
+    programme: str,
+    experience: str,
+    active: bool,
+    goal: str,
+    pain: int,
+    d: Decisions,
+    knowledge: Knowledge,
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
     """The dosing table's dose (knowledge/dosing.toml), then any rule prescriptions, then the rules' caps."""
     table = knowledge.dosing
-    level = level_of(intake.experience, intake.active, table)
-    base = dose_for(ex, programme, level, intake.goal, intake.pain.intensity, table)
+    level = level_of(experience, active, table)
+    base = dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived))
     sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
     used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
     for item, rx in d.prescriptions:

@@ -574,7 +574,8 @@ class Questionnaire:
 
 def render_stop(result: Result, book: RuleBook, fmt: str = "text") -> str:
     """The advice that ended the questionnaire early, as text, Markdown or JSON (plan-like keys)."""
-    from .render import OUTCOME_HEADLINE
+    from .render import OUTCOME_HEADLINE, md_escape
+    from .render.words import LEVEL_WORD
 
     advice = result.stopped
     if fmt == "json":
@@ -596,13 +597,27 @@ def render_stop(result: Result, book: RuleBook, fmt: str = "text") -> str:
         }
         return json.dumps(out, indent=2, ensure_ascii=False) + "\n"
     ended = "The questionnaire ended here: no exercises until the advice above has been followed."
+    # For the person: what to do, in words; the rule ids stay in the JSON (and in `explain`).
     if fmt == "markdown":
         lines = [f"**Safety screen: STOP** — {OUTCOME_HEADLINE['stop']}", ""]
-        lines += [f"- **{a.level.upper()}** {a.message}" + (f" _(rule `{a.rule}`)_" if a.rule else "") for a in advice]
+        lines += [f"- **{LEVEL_WORD.get(a.level, a.level.upper())}:** {md_escape(a.message)}" for a in advice]
         return "\n".join([*lines, "", ended]) + "\n"
+    if fmt == "html":
+        from html import escape
+
+        items = "".join(
+            f"<li><strong>{escape(LEVEL_WORD.get(a.level, a.level))}</strong> {escape(a.message)}</li>" for a in advice
+        )
+        return (
+            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Safety screen: STOP</title>'
+            "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}"
+            "section{border:2px solid #b3261e;background:#fdecea;border-radius:.5rem;padding:.75rem 1rem}</style>"
+            f"</head><body><section><p><strong>{escape(OUTCOME_HEADLINE['stop'])}</strong></p><ul>{items}</ul>"
+            f"</section><p>{escape(ended)}</p></body></html>\n"
+        )
     lines = ["SAFETY SCREEN: STOP", OUTCOME_HEADLINE["stop"], ""]
     for a in advice:
-        lines.append(_wrap(f"{a.level.upper()}: {a.message}" + (f" (rule {a.rule})" if a.rule else ""), "  "))
+        lines.append(_wrap(f"{LEVEL_WORD.get(a.level, a.level.upper())}: {a.message}", "  "))
     return "\n".join([*lines, "", ended]) + "\n"
 
 

@@ -403,7 +403,18 @@ def load_rules(root: Path, knowledge: Knowledge) -> RuleSet:
 
 
 def _check_cautions(knowledge: Knowledge, fields: Mapping[str, FieldSpec]) -> None:
-    """The catalogue's cautions read fields the select stage knows (the answers and the derived facts)."""
+    """The catalogue's cautions read fields the select stage knows (the answers and the derived facts), and
+    the dosing table names only facts some rule derives."""
+    derived = [f.split(".", 1)[1] for f in fields if f.startswith("derived.")]
+    for step in knowledge.dosing.step:
+        for name in step.unless_derived:
+            if name not in derived:
+                raise RuleError(
+                    f"no rule derives the fact '{name}'",
+                    file=str(Path(knowledge.root) / "dosing.toml"),
+                    location=f"step '{step.id}'.unless_derived",
+                    suggestion=closest(name, derived),
+                )
     for ex in knowledge.exercises.values():
         for index, caution in enumerate(ex.contraindications):
             if isinstance(caution, str):

@@ -36,8 +36,8 @@ from .intake import Intake, baseline_answers, intake_to_toml, parse_intake
 from .knowledge import Knowledge
 from .obligations import Obligation, obligations, programme_obligations, stop_obligations, unmet
 from .plan import Plan
-from .planner import RuleBook, load_rulebook, recommend
-from .ruleset import Stop, Warn
+from .planner import RuleBook, evaluate, load_rulebook, recommend
+from .ruleset import Limit, Prescribe, Stop, Warn
 from .symbolic import Logic, describe
 
 INVARIANTS: dict[str, str] = {
@@ -102,16 +102,52 @@ class Space:
 # --- dose order (issue 12): begin ---
 def dose_out_of_order(programme: str, planned: Any, entry: Any, knowledge: Knowledge) -> str | None:
     """Why a planned dose breaks the order its programme declares (knowledge/dosing.toml), or None."""
-    from .dosing import Dose, at_most, at_most_each, catalogue_dose
+    from .dosing import Dose
+
+    dose = Dose(planned.sets, planned.reps, planned.hold_seconds, planned.rest_seconds)
+    return _out_of_order(programme, planned.id, dose, entry, knowledge)
+
+
+def _out_of_order(programme: str, ex_id: str, dose: Any, entry: Any, knowledge: Knowledge) -> str | None:
+    from .dosing import at_most, at_most_each, catalogue_dose
 
     order = knowledge.dosing.order_of(programme)
-    dose = Dose(planned.sets, planned.reps, planned.hold_seconds, planned.rest_seconds)
     default = catalogue_dose(entry)
     if order == "at_most_catalogue" and not at_most_each(dose, default):
-        return f"{planned.id}: {programme} dose {dose.text()} above the catalogue's {default.text()}"
+        return f"{ex_id}: {programme} dose {dose.text()} above the catalogue's {default.text()}"
     if order == "at_least_catalogue" and not at_most(default, dose):
-        return f"{planned.id}: {programme} dose {dose.text()} below the catalogue's {default.text()}"
+        return f"{ex_id}: {programme} dose {dose.text()} below the catalogue's {default.text()}"
     return None
+
+
+def doses_out_of_order_for_any_goal(
+    intake: Intake, evaluation: Any, knowledge: Knowledge, goals: Sequence[str] | None = None
+) -> list[str]:
+    """The plan's exercises dosed for every goal (``goals``; None: the intake's) with the same fired rules.
+    The dosing table reads the goal; when no rule that changes a dose reads it, one plan per signature
+    covers every goal's dose."""
+    from .dosing import Dose
+    from .planner import dose_with_rules
+
+    plan = evaluation.plan
+    out: list[str] = []
+    for ex_id in dict.fromkeys(plan.exercise_ids()):
+        entry = knowledge.exercises[ex_id]
+        for goal in goals or (intake.goal,):
+            sets, reps, hold, rest, _ = dose_with_rules(
+                entry,
+                plan.programme or "",
+                intake.experience,
+                intake.active,
+                goal,
+                intake.pain.intensity,
+                evaluation.decisions,
+                knowledge,
+            )
+            broken = _out_of_order(plan.programme or "", ex_id, Dose(sets, reps, hold, rest), entry, knowledge)
+            if broken:
+                out.append(f"{broken} (goal {goal})")
+    return out
 
 
 def dose_table_failures(knowledge: Knowledge) -> list[ProofFailure]:
@@ -285,14 +321,26 @@ class Checker:
                 if f.startswith("conditions."):
                     self.readers.setdefault(f.split(".", 1)[1], set()).add(item.id)
         self.select = {r.id for r in book.rules.stage("select")}
+        # --- dose order (issue 12): begin ---
+        # Every goal's dose is checked on each plan, unless a rule that changes a dose reads the goal.
+        dosing_rules = [r for r in book.rules.rules if any(isinstance(a, (Limit, Prescribe)) for a in r.rule.then)]
+        self.dose_goals = (
+            None if any("goal" in r.rule.when.fields() for r in dosing_rules) else tuple(book.knowledge.goals)
+        )
+        # --- dose order: end ---
 
     def check(self, intake: Intake, expected: frozenset[str] | None = None, recheck: bool = False) -> list[Finding]:
         try:
-            plan = recommend(intake, self.book)
+            evaluation = evaluate(intake, self.book)  # the decisions too: they dose every goal (dose_order)
+            plan = evaluation.plan
         except Exception as exc:  # any failure on a valid intake is a defect to report, not a crash
             return [Finding("plan_produced", f"{type(exc).__name__}: {exc}")]
         found = self._screen(intake, plan)
         found += self._exercises(intake, plan)
+        # --- dose order (issue 12): begin ---
+        broken = doses_out_of_order_for_any_goal(intake, evaluation, self.book.knowledge, self.dose_goals)
+        found += [Finding("dose_order", broken[0])] if broken else []
+        # --- dose order: end ---
         fired = frozenset(e.rule for e in plan.trace if e.rule in self.select)
         if expected is not None and fired != expected:
             missing, extra = sorted(expected - fired), sorted(fired - expected)
@@ -353,11 +401,6 @@ class Checker:
                     )
                 if not ex.because or not set(ex.because) <= fired:
                     out.append(Finding("cites_fired_rules", f"{ex.id} cites {list(ex.because)}, fired {sorted(fired)}"))
-                # --- dose order (issue 12): begin ---
-                broken = dose_out_of_order(plan.programme or "", ex, entry, knowledge)
-                if broken:
-                    out.append(Finding("dose_order", broken))
-                # --- dose order: end ---
         return out
 
     def invariants_broken(self, answers: Mapping[str, Any]) -> set[str]:

@@ -12,8 +12,10 @@ plan's ``intake`` and the knowledge, so a web app can call it as it is.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from ..knowledge import Knowledge
@@ -32,32 +34,27 @@ def _template() -> Any:
     return env.from_string(source)
 
 
-# --- PICTURES: the call site for the exercise figures -------------------------------------------------
-# The figures (a start and an end position per exercise, drawn from joint angles in knowledge/figures/)
-# are the figures developer's ``engine.figures``: ``load_figures(knowledge_root) -> Figures`` and
-# ``exercise_svg(figures, exercise_id) -> str`` (inline SVG). Until that module is merged, every exercise
-# gets its name in the picture's place; after, its picture, with no change here.
-def exercise_pictures(knowledge: Knowledge, exercise_ids: list[str]) -> dict[str, str | None]:
-    """Inline SVG for each exercise id (None where no picture can be drawn)."""
-    try:
-        from .. import figures as _figures  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return dict.fromkeys(exercise_ids)
-    drawn = _figures.load_figures(knowledge.root)
-    out: dict[str, str | None] = {}
-    for ex_id in exercise_ids:
-        try:
-            out[ex_id] = str(_figures.exercise_svg(drawn, ex_id))
-        except (KeyError, LookupError, ValueError):
-            out[ex_id] = None
-    return out
+# --- PICTURES: the exercise figures ------------------------------------------------------------------------
+# A start and an end position per exercise, drawn by ``engine.figures`` from the joint angles in
+# knowledge/figures/ as inline SVG. A knowledge folder without figures/ gives the exercise's name in the
+# picture's place; a defective figure file is an error (KnowledgeError), as for any knowledge file.
+def exercise_pictures(knowledge: Knowledge, exercises: Mapping[str, str]) -> dict[str, str | None]:
+    """Inline SVG for each exercise id (``exercises``: id -> name as a person reads it); None: no figure."""
+    from ..figures import FIGURE_DIR, exercise_svg, load_figures
+
+    if not (Path(knowledge.root) / FIGURE_DIR).is_dir():
+        return dict.fromkeys(exercises)
+    figures = load_figures(Path(knowledge.root))
+    return {
+        ex_id: exercise_svg(figures, ex_id, name) if ex_id in figures else None for ex_id, name in exercises.items()
+    }
 
 
 def render_html(plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False) -> str:
     """The plan as one self-contained HTML page (inline CSS and SVG pictures; nothing fetched)."""
     r = reading(plan, knowledge, date=date, for_physio=for_physio)
-    ids = list(dict.fromkeys(ex.id for s in r.sessions for ex in s.exercises))
-    return html_of(r, exercise_pictures(knowledge, ids))
+    names = {ex.id: ex.name for s in r.sessions for ex in s.exercises}
+    return html_of(r, exercise_pictures(knowledge, names))
 
 
 def html_of(r: Reading, pictures: dict[str, str | None]) -> str:

@@ -39,7 +39,7 @@ def markdown_of(r: Reading) -> str:
             out += [f"### {e(session.name)}", ""]
             for n, ex in enumerate(session.exercises, 1):
                 out += [f"#### {n}. {e(ex.name)} — {e(ex.dose)}", ""]
-                out += [f"*{e(ex.block)} · equipment: {e(ex.equipment)}*", ""]
+                out += [f"*{e(ex.block)} · {e(ex.kind)} · equipment: {e(ex.equipment)}*", ""]
                 if ex.why:
                     out += [f"Why: {e(ex.why)}", ""]
                 if ex.first:

@@ -111,7 +111,7 @@ def text_of(r: Reading, *, width: int, ascii: bool = False, styled: bool = False
             say(line((f"{session.name} ", "bold"), (rule * max(0, min(width, 60) - len(session.name) - 1), "dim")))
             for n, ex in enumerate(session.exercises, 1):
                 say(line((f"{n:>2}. {ex.name}", "bold"), f"  {ex.dose}"))
-                say(indented(line((f"{ex.block} · {ex.equipment}", "dim")), 4))
+                say(indented(line((f"{ex.block} · {ex.kind} · {ex.equipment}", "dim")), 4))
                 if ex.why:
                     say(indented(line(("Why: ", "italic"), ex.why), 4))
                 if ex.first:

@@ -77,6 +77,7 @@ class ExerciseReading:
     id: str
     name: str
     block: str
+    kind: str  # the movement pattern, in words ("Vertical pull")
     dose: str
     equipment: str
     steps: tuple[str, ...]
@@ -184,6 +185,12 @@ def _why(ex: PlannedExercise, knowledge: Knowledge) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def _kind(ex_id: str, knowledge: Knowledge) -> str:
+    entry = knowledge.exercises.get(ex_id)
+    pattern = knowledge.patterns.get(entry.pattern) if entry is not None else None
+    return pattern.name if pattern is not None else ""
+
+
 def _sources(plan: Plan, knowledge: Knowledge) -> tuple[str, ...]:
     ids: list[str] = []
     if plan.programme is not None:
@@ -216,6 +223,7 @@ def reading(plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, f
                     id=ex.id,
                     name=reader_text(ex.name),
                     block=BLOCK_NAMES[ex.block],
+                    kind=_kind(ex.id, knowledge),
                     dose=dose_line(ex),
                     equipment=equipment_text(ex, knowledge),
                     steps=tuple(reader_text(step) for step in ex.steps),

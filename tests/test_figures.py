@@ -1,0 +1,306 @@
+"""Exercise pictures: every exercise in the catalogue has one, and every one renders as a small,
+self-contained, accessible, deterministic SVG that stays inside its frame; bad figure data is refused
+with one line naming the file and the field."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+import engine
+from engine.errors import KnowledgeError
+from engine.figures import (
+    Figures,
+    describe,
+    exercise_svg,
+    figure_problems,
+    gallery_html,
+    layout,
+    load_figures,
+    main,
+    pose_body,
+)
+
+KNOWLEDGE = engine.default_knowledge_dir()
+CATALOGUE = engine.load_knowledge(KNOWLEDGE)
+EXERCISES = list(CATALOGUE.exercises)  # parametrized from the catalogue itself
+SVG = "{http://www.w3.org/2000/svg}"
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+@pytest.fixture(scope="module")
+def figures() -> Figures:
+    return load_figures(KNOWLEDGE)
+
+
+def test_every_exercise_has_a_figure_and_every_figure_an_exercise(figures: Figures) -> None:
+    assert figure_problems(figures, EXERCISES) == []
+    assert sorted(figures.figures) == sorted(EXERCISES)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_every_exercise_renders(exercise_id: str, figures: Figures) -> None:
+    name = CATALOGUE.exercises[exercise_id].name
+    svg = exercise_svg(figures, exercise_id, name)
+    root = ET.fromstring(svg)  # well-formed XML
+    assert root.tag == f"{SVG}svg"
+    assert root.get("role") == "img"
+    title, desc = root[0], root[1]
+    assert (title.tag, desc.tag) == (f"{SVG}title", f"{SVG}desc")
+    assert title.text == f"{name}: start and end positions"
+    fig = figures.figures[exercise_id]
+    assert desc.text == describe(fig) == f"Start: {fig.start.say}. End: {fig.end.say}."
+    # Self-contained: nothing fetched, nothing run, no ids to clash when a page shows it twice.
+    lowered = svg.lower()
+    for banned in ("<script", "href", "url(", "<image", "<foreignobject", "@import", "<style"):
+        assert banned not in lowered, banned
+    for element in root.iter():
+        assert not any(attr == "id" or attr.startswith("on") for attr in element.attrib), element.attrib
+    assert lowered.count("http") == 1  # the xmlns declaration only
+    # Small: fine for a page with a dozen of them.
+    assert len(svg) < 20_000
+    # Deterministic: the same bytes from a fresh load.
+    assert exercise_svg(load_figures(KNOWLEDGE), exercise_id, name) == svg
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_every_figure_stays_inside_its_view_box(exercise_id: str, figures: Figures) -> None:
+    root = ET.fromstring(exercise_svg(figures, exercise_id))
+    _, _, width, height = (float(v) for v in root.get("viewBox", "").split())
+    for element in root.iter():
+        xs: list[float] = []
+        ys: list[float] = []
+        for attr, into in (
+            ("x", xs),
+            ("x1", xs),
+            ("x2", xs),
+            ("cx", xs),
+            ("y", ys),
+            ("y1", ys),
+            ("y2", ys),
+            ("cy", ys),
+        ):
+            if element.get(attr) is not None:
+                into.append(float(element.get(attr, "")))
+        pairs = element.get("points") or element.get("d")
+        if pairs:
+            numbers = [float(n) for n in _NUMBER.findall(pairs)]
+            xs += numbers[0::2]
+            ys += numbers[1::2]
+        if element.get("r") is not None:
+            r = float(element.get("r", ""))
+            xs += [xs[0] - r, xs[0] + r]
+            ys += [ys[0] - r, ys[0] + r]
+        for x in xs:
+            assert 0 <= x <= width, (element.tag, x, width)
+        for y in ys:
+            assert 0 <= y <= height, (element.tag, y, height)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_start_and_end_differ_where_the_exercise_moves(exercise_id: str, figures: Figures) -> None:
+    fig = figures.figures[exercise_id]
+    start, end = pose_body(fig.start, fig.view), pose_body(fig.end, fig.view)
+    points = [(start.joints[j], end.joints[j]) for j in start.joints] + list(zip(start.trunk, end.trunk, strict=True))
+    moved = max(max(abs(a[0] - b[0]), abs(a[1] - b[1])) for a, b in points)
+    assert fig.start.say != fig.end.say
+    if not fig.still:
+        assert moved > 3.0, f"{exercise_id}: the end pose looks like the start pose"
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_bodies_keep_human_proportions_and_rest_on_the_floor(exercise_id: str, figures: Figures) -> None:
+    fig = figures.figures[exercise_id]
+    lay = layout(fig)
+    for body in (lay.start, lay.end):
+        x0, y0, x1, y1 = body.extent()
+        assert max(x1 - x0, y1 - y0) < 130  # one person, about 100 units tall
+        if any(p.kind == "floor" for p in fig.props):
+            assert y0 > -1.0, f"{exercise_id}: below the floor"
+
+
+def test_name_is_escaped_and_id_is_the_fallback_title(figures: Figures) -> None:
+    svg = exercise_svg(figures, "plank", 'Plank <"hard"> & co')
+    assert ET.fromstring(svg)[0].text == 'Plank <"hard"> & co: start and end positions'
+    assert ET.fromstring(exercise_svg(figures, "bird_dog"))[0].text == "Bird dog: start and end positions"
+
+
+def test_missing_figure_is_a_knowledge_error_with_did_you_mean(figures: Figures) -> None:
+    with pytest.raises(KnowledgeError) as caught:
+        exercise_svg(figures, "plnk")
+    assert caught.value.line() == f"{KNOWLEDGE / 'figures'}: no figure for exercise 'plnk' (did you mean 'plank'?)"
+
+
+# ------------------------------------------------------------------------------------------ bad data
+
+GOOD = """
+[[figure]]
+exercise = "plank"
+props = [{ kind = "floor" }]
+[figure.start]
+say = "lying face down"
+trunk = 90
+[figure.end]
+say = "on forearms and toes"
+trunk = 79
+shoulder = 79
+elbow = 90
+"""
+
+
+def _folder(tmp_path: Path, text: str, name: str = "core.toml") -> Path:
+    (tmp_path / "figures").mkdir(exist_ok=True)
+    (tmp_path / "figures" / name).write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+def _error(tmp_path: Path, text: str) -> str:
+    with pytest.raises(KnowledgeError) as caught:
+        load_figures(_folder(tmp_path, text))
+    line = caught.value.line()
+    assert "\n" not in line
+    return line.replace(str(tmp_path / "figures" / "core.toml"), "core.toml")
+
+
+def test_good_data_loads(tmp_path: Path) -> None:
+    figures = load_figures(_folder(tmp_path, GOOD))
+    assert list(figures.figures) == ["plank"]
+    assert figures.figures["plank"].end.elbow.left == 90.0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "shoulder = 79",
+            "sholder = 79",
+            "core.toml: figure 'plank'.end.sholder: unknown key (did you mean 'shoulder'?)",
+        ),
+        (
+            "elbow = 90",
+            "elbow = { left = 90, rigth = 90 }",
+            "core.toml: figure 'plank'.end.elbow.rigth: unknown key (did you mean 'right'?)",
+        ),
+        (
+            "trunk = 79",
+            "trunk = 279",
+            "core.toml: figure 'plank'.end.trunk: Input should be less than or equal to 180, got 279",
+        ),
+        (
+            "elbow = 90",
+            "elbow = 200",
+            "core.toml: figure 'plank'.end.elbow.left: Input should be less than or equal to 165, got 200",
+        ),
+        (
+            "trunk = 79",
+            'trunk = "79"',
+            "core.toml: figure 'plank'.end.trunk: Input should be a valid number, got '79'",
+        ),
+        (
+            '{ kind = "floor" }',
+            '{ kind = "flor" }',
+            "core.toml: figure 'plank'.props[0].kind: unknown prop kind 'flor' (did you mean 'floor'?); one of:"
+            " floor, wall, bar, wall_bars, parallel_bars, bench, ball, chair, bolster, pad, barbell, dumbbell,"
+            " cable, band, towel",
+        ),
+        (
+            '{ kind = "floor" }',
+            '{ kind = "dumbbell", at = "left_hnd" }',
+            "core.toml: figure 'plank'.props[0].at: unknown joint 'left_hnd' (did you mean 'left_hand'?)",
+        ),
+        (
+            '{ kind = "floor" }',
+            '{ kind = "floor", size = 3 }',
+            "core.toml: figure 'plank'.props[0]: a floor takes no 'size' (it takes: nothing)",
+        ),
+        (
+            '{ kind = "floor" }',
+            '{ kind = "cable", at = [1, 2] }',
+            "core.toml: figure 'plank'.props[0]: a cable needs 'to'",
+        ),
+        (
+            'say = "lying face down"\n',
+            "",
+            "core.toml: figure 'plank'.start.say: is required but missing",
+        ),
+        (
+            "elbow = 90",
+            "elbow = 90\ntwist = 20",
+            "core.toml: figure 'plank': end.twist: only in a front view (view = 'front')",
+        ),
+        (
+            'exercise = "plank"',
+            'exercise = "Plank"',
+            "core.toml: figure 'Plank'.exercise: String should match pattern '^[a-z][a-z0-9_]*$', got 'Plank'",
+        ),
+        (
+            "[[figure]]",
+            "figures = 1\n[[figure]]",
+            "core.toml: figures: unknown top-level key 'figures' (did you mean 'figure'?)",
+        ),
+    ],
+)
+def test_schema_errors_name_file_and_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in GOOD
+    assert _error(tmp_path, GOOD.replace(old, new, 1)) == message
+
+
+def test_a_second_figure_for_an_exercise_is_refused(tmp_path: Path) -> None:
+    _folder(tmp_path, GOOD, "a.toml")
+    _folder(tmp_path, GOOD, "b.toml")
+    with pytest.raises(KnowledgeError) as caught:
+        load_figures(tmp_path)
+    assert caught.value.line() == (
+        f"{tmp_path / 'figures' / 'b.toml'}: figure 'plank': a second figure for exercise 'plank' (also in a.toml)"
+    )
+
+
+def test_no_figure_files(tmp_path: Path) -> None:
+    with pytest.raises(KnowledgeError) as caught:
+        load_figures(tmp_path)
+    assert caught.value.line() == f"{tmp_path / 'figures'}: no figure files (*.toml) found"
+
+
+def test_problems_name_unknown_and_missing_exercises(tmp_path: Path) -> None:
+    figures = load_figures(_folder(tmp_path, GOOD.replace('"plank"', '"plnk"')))
+    assert figure_problems(figures, ["plank", "bird_dog"]) == [
+        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plnk'.exercise: unknown exercise 'plnk'"
+        " (did you mean 'plank'?)",
+        f"{tmp_path / 'figures'}: no figure for exercise 'plank'",
+        f"{tmp_path / 'figures'}: no figure for exercise 'bird_dog'",
+    ]
+
+
+def test_the_bundled_knowledge_still_loads_beside_its_figures() -> None:
+    # The figures folder is knowledge too: the catalogue loader ignores it, the digest covers it.
+    assert (Path(CATALOGUE.root) / "figures").is_dir()
+    assert CATALOGUE.exercises
+
+
+def test_digest_covers_the_figures(tmp_path: Path) -> None:
+    copy = tmp_path / "knowledge"
+    shutil.copytree(KNOWLEDGE, copy)
+    before = engine.load_knowledge(copy).digest
+    path = copy / "figures" / "core.toml"
+    path.write_text(path.read_text(encoding="utf-8").replace("trunk = 62", "trunk = 63", 1), encoding="utf-8")
+    assert engine.load_knowledge(copy).digest != before
+
+
+def test_preview_writes_a_gallery_of_every_figure(tmp_path: Path, figures: Figures) -> None:
+    assert main(["--preview", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert page.count("<svg ") == len(EXERCISES)
+    assert page == gallery_html(figures, {k: v.name for k, v in CATALOGUE.exercises.items()}, EXERCISES)
+    assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert main(["--preview", str(tmp_path / "small"), "--compact"]) == 0
+    small = (tmp_path / "small" / "index.html").read_text(encoding="utf-8")
+    assert small.count("<svg ") == len(EXERCISES) and "<code>" not in small
+
+
+def test_preview_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert capsys.readouterr().err == "usage: python -m engine.figures --preview DIR [--compact] [KNOWLEDGE_FOLDER]\n"
