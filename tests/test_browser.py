@@ -178,6 +178,10 @@ def test_clear_case_plan_physio_and_downloads(page: tuple[Any, Watch], server: S
         assert ex.name in text
     assert p.locator(".bp-print").is_visible()  # the script ran (CSP allowed it)
     shot(p, "plan-clear.png")
+    p.locator(".exercise").first.evaluate("e => { e.scrollIntoView(); window.scrollBy(0, -20); }")
+    if (ROOT / "knowledge" / "figures").is_dir():  # each exercise's picture, drawn inline (CSP: no violation)
+        assert p.locator(".exercise .picture svg").count() == sum(len(s.exercises) for s in plan.sessions)
+    shot(p, "plan-exercises.png")
 
     with p.expect_download() as download:
         p.click("text=Download my answers (TOML)")

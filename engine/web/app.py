@@ -46,7 +46,7 @@ from ..questionnaire import answers_text
 from ..render import OUTCOME_HEADLINE
 from . import shapes
 from .pages import render
-from .plan_page import plan_document, with_toolbar
+from .plan_page import PlanPages, with_toolbar
 from .questions import ABOUT, WebQuestionnaire, message_of
 from .security import (
     MAX_BODY,
@@ -93,6 +93,7 @@ class Site:
         self.book = book
         self.knowledge = book.knowledge
         self.questions = WebQuestionnaire(book)
+        self.plans = PlanPages(book.knowledge)
         self.provenance = {
             "engine_version": _version(),
             "rules_digest": book.rules.digest,
@@ -133,7 +134,7 @@ class Site:
         )
 
     def plan_page(self, plan: Plan, intake: Intake, *, for_physio: bool = False) -> HTMLResponse:
-        document = plan_document(plan, self.knowledge, for_physio=for_physio)
+        document = self.plans.document(plan, for_physio=for_physio)
         toolbar = render("toolbar.html", answers_json=_answers_json(intake))
         head = (
             '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
