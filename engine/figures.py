@@ -7,7 +7,7 @@ them: start and end side by side, the start pose repeated faintly behind the end
 shows. Output is deterministic (fixed rounding, fixed order) and has no scripts, no links, no ids and
 nothing fetched, so it can be inlined into a page any number of times.
 
-Public API: ``load_figures``, ``figure_problems``, ``exercise_svg``, ``gallery_html``.
+Public API: ``load_figures``, ``figure_problems``, ``check_figures``, ``exercise_svg``, ``gallery_html``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ._tomlio import load_toml_file, pydantic_to_error
 from .errors import KnowledgeError, closest
@@ -60,13 +60,6 @@ JOINTS: tuple[str, ...] = (
 )
 
 
-def _side_values(value: Any) -> Any:
-    # ``shoulder = 90`` means both sides; ``shoulder = { left = 180, right = 0 }`` where they differ.
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return {"left": value, "right": value}
-    return value
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,32 +69,57 @@ def _range(low: float, high: float) -> Any:
     return Field(strict=True, ge=low, le=high)
 
 
-class _ShoulderSides(_Strict):
+class _Sides(_Strict):
+    """A joint's angle on the left and the right: ``shoulder = 90`` for both, ``{ left = 180, right = 0 }``
+    where they differ."""
+
+    LOW: ClassVar[float]
+    HIGH: ClassVar[float]
+    left: float
+    right: float
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_number_for_both(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not cls.LOW <= value <= cls.HIGH:
+                raise ValueError(f"must be between {cls.LOW:g} and {cls.HIGH:g}, got {value!r}")
+            return {"left": value, "right": value}
+        if not isinstance(value, (dict, _Sides)):
+            raise ValueError(f"give one angle for both sides, or {{ left = ..., right = ... }}; got {value!r}")
+        return value
+
+
+class _ShoulderSides(_Sides):
+    LOW, HIGH = -90, 200
     left: Annotated[float, _range(-90, 200)]
     right: Annotated[float, _range(-90, 200)]
 
 
-class _ElbowSides(_Strict):
+class _ElbowSides(_Sides):
+    LOW, HIGH = -90, 165
     left: Annotated[float, _range(-90, 165)]
     right: Annotated[float, _range(-90, 165)]
 
 
-class _HipSides(_Strict):
+class _HipSides(_Sides):
+    LOW, HIGH = -60, 170
     left: Annotated[float, _range(-60, 170)]
     right: Annotated[float, _range(-60, 170)]
 
 
-class _KneeSides(_Strict):
+class _KneeSides(_Sides):
+    LOW, HIGH = -10, 170
     left: Annotated[float, _range(-10, 170)]
     right: Annotated[float, _range(-10, 170)]
 
 
-class _AnkleSides(_Strict):
+class _AnkleSides(_Sides):
+    LOW, HIGH = -50, 70
     left: Annotated[float, _range(-50, 70)]
     right: Annotated[float, _range(-50, 70)]
 
 
-_BOTH = BeforeValidator(_side_values)
 Number = Annotated[float, _range(-300, 300)]
 Point = tuple[Number, Number]
 Place = Annotated[str, Field(min_length=2)] | Point
@@ -118,11 +136,11 @@ class Pose(_Strict):
     lift: Annotated[float, _range(0, 8)] = 0.0
     lean: Annotated[float, _range(0, 85)] = 0.0
     reach: Annotated[float, _range(0, 85)] = 0.0
-    shoulder: Annotated[_ShoulderSides, _BOTH] = Field(default=0, validate_default=True)
-    elbow: Annotated[_ElbowSides, _BOTH] = Field(default=0, validate_default=True)
-    hip: Annotated[_HipSides, _BOTH] = Field(default=0, validate_default=True)
-    knee: Annotated[_KneeSides, _BOTH] = Field(default=0, validate_default=True)
-    ankle: Annotated[_AnkleSides, _BOTH] = Field(default=0, validate_default=True)
+    shoulder: _ShoulderSides = Field(default=0, validate_default=True)
+    elbow: _ElbowSides = Field(default=0, validate_default=True)
+    hip: _HipSides = Field(default=0, validate_default=True)
+    knee: _KneeSides = Field(default=0, validate_default=True)
+    ankle: _AnkleSides = Field(default=0, validate_default=True)
     # Placement: ``pin`` (a joint, default the hip) goes to ``at``; without ``at`` the pose rests on the floor.
     at: Point | None = None
     pin: str = "hip"
@@ -333,6 +351,16 @@ def figure_problems(figures: Figures, exercise_ids: Iterable[str]) -> list[str]:
         if ex_id not in figures.figures:
             problems.append(KnowledgeError(f"no figure for exercise '{ex_id}'", file=folder).line())
     return problems
+
+
+def check_figures(knowledge_root: Path, exercise_ids: Iterable[str]) -> list[str]:
+    """Everything wrong with the figures of a knowledge folder, one line each ([] when all is well):
+    a file that does not load, a figure for an unknown exercise, an exercise without a figure."""
+    try:
+        figures = load_figures(knowledge_root)
+    except KnowledgeError as exc:
+        return [exc.line()]
+    return figure_problems(figures, exercise_ids)
 
 
 # ---------------------------------------------------------------------------------------------- kinematics
@@ -652,7 +680,7 @@ def _prop_extent(prop: Prop, body: Body, view: str) -> list[Vec]:
         return _rect(at[0], at[1], prop.width or 20, prop.height or 6, prop.angle or 0.0)
     if k == "barbell" and view == "front":
         left, right = body.joints["left_hand"], body.joints["right_hand"]
-        return [(right[0] - 13, right[1] - 10), (left[0] + 13, left[1] + 10)]
+        return [(hand[0] + dx, hand[1] + dy) for hand in (left, right) for dx in (-13, 13) for dy in (-10, 10)]
     if k == "barbell":
         return [(at[0] - 10, at[1] - 10), (at[0] + 10, at[1] + 10)]
     return [(at[0] - 4, at[1] - 4), (at[0] + 4, at[1] + 4)]  # dumbbell
@@ -765,19 +793,31 @@ def _arrow_head(cv: _Canvas, tip: Vec, direction: Vec, size: float = 3.2) -> Non
     cv.poly([tip, _add(base, perp, size * 0.55), _add(base, perp, -size * 0.55)], ACCENT, ACCENT, 0.4)
 
 
+def _unit(v: Vec) -> Vec:
+    n = math.hypot(*v) or 1.0
+    return (v[0] / n, v[1] / n)
+
+
+def _path(a: Vec, b: Vec) -> tuple[Vec, Vec, Vec] | None:
+    """A motion arrow from ``a`` to ``b``: start, bend and end of a gentle curve (None when they are close)."""
+    length = math.hypot(b[0] - a[0], b[1] - a[1])
+    if length < 8:
+        return None
+    d = _unit((b[0] - a[0], b[1] - a[1]))
+    a2, b2 = _add(a, d, 2.5), _add(b, d, -5.0)
+    return a2, _add(_midpoint(a2, b2), (-d[1], d[0]), length * 0.18), b2
+
+
 def _draw_marks(cv: _Canvas, fig: Figure, start: Body, end: Body, panel: str) -> None:
     for mark in fig.marks:
         if mark.kind == "path" and panel == "end":
-            a, b = start.joints[mark.joint], end.joints[mark.joint]
-            length = math.hypot(b[0] - a[0], b[1] - a[1])
-            if length < 3:
+            path = _path(start.joints[mark.joint], end.joints[mark.joint])
+            if path is None:
                 continue
-            d = ((b[0] - a[0]) / length, (b[1] - a[1]) / length)
-            perp = (-d[1], d[0])
-            a2, b2 = _add(a, d, 2.5), _add(b, d, -5.0)
-            c = _add(_midpoint(a2, b2), perp, length * 0.18)
+            a2, c, b2 = path
             cv.curve(a2, c, b2, color=ACCENT, width=1.1, extra=' stroke-dasharray="2.5 2"')
-            _arrow_head(cv, _add(b2, d, 0.5), (b2[0] - c[0], b2[1] - c[1]))
+            tip = _add(b2, _unit((b2[0] - a2[0], b2[1] - a2[1])), 0.5)
+            _arrow_head(cv, tip, (b2[0] - c[0], b2[1] - c[1]))
         elif mark.kind == "circle":
             body = start if panel == "start" else end
             c = body.joints[mark.joint]
@@ -819,6 +859,10 @@ def layout(fig: Figure) -> Layout:
                 c = body.joints[mark.joint]
                 xs += [c[0] - mark.size - 2, c[0] + mark.size + 2]
                 ys += [c[1] - mark.size - 2, c[1] + mark.size + 2]
+            path = _path(start.joints[mark.joint], end.joints[mark.joint]) if mark.kind == "path" else None
+            for p in path or ():
+                xs += [p[0] - 3, p[0] + 3]
+                ys += [p[1] - 3, p[1] + 3]
     frame = (min(xs) - MARGIN, min(ys) - MARGIN, max(xs) + MARGIN, max(ys) + MARGIN)
     # Not too narrow: a standing figure keeps some room either side for its label.
     if frame[2] - frame[0] < 48:

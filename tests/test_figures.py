@@ -10,11 +10,16 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import engine
 from engine.errors import KnowledgeError
 from engine.figures import (
+    JOINTS,
+    Figure,
     Figures,
+    check_figures,
     describe,
     exercise_svg,
     figure_problems,
@@ -67,25 +72,18 @@ def test_every_exercise_renders(exercise_id: str, figures: Figures) -> None:
     assert exercise_svg(load_figures(KNOWLEDGE), exercise_id, name) == svg
 
 
-@pytest.mark.parametrize("exercise_id", EXERCISES)
-def test_every_figure_stays_inside_its_view_box(exercise_id: str, figures: Figures) -> None:
-    root = ET.fromstring(exercise_svg(figures, exercise_id))
+def _assert_inside_view_box(svg: str) -> None:
+    root = ET.fromstring(svg)
     _, _, width, height = (float(v) for v in root.get("viewBox", "").split())
     for element in root.iter():
         xs: list[float] = []
         ys: list[float] = []
-        for attr, into in (
-            ("x", xs),
-            ("x1", xs),
-            ("x2", xs),
-            ("cx", xs),
-            ("y", ys),
-            ("y1", ys),
-            ("y2", ys),
-            ("cy", ys),
-        ):
+        for attr in ("x", "x1", "x2", "cx"):
             if element.get(attr) is not None:
-                into.append(float(element.get(attr, "")))
+                xs.append(float(element.get(attr, "")))
+        for attr in ("y", "y1", "y2", "cy"):
+            if element.get(attr) is not None:
+                ys.append(float(element.get(attr, "")))
         pairs = element.get("points") or element.get("d")
         if pairs:
             numbers = [float(n) for n in _NUMBER.findall(pairs)]
@@ -99,6 +97,89 @@ def test_every_figure_stays_inside_its_view_box(exercise_id: str, figures: Figur
             assert 0 <= x <= width, (element.tag, x, width)
         for y in ys:
             assert 0 <= y <= height, (element.tag, y, height)
+
+
+@pytest.mark.parametrize("exercise_id", EXERCISES)
+def test_every_figure_stays_inside_its_view_box(exercise_id: str, figures: Figures) -> None:
+    _assert_inside_view_box(exercise_svg(figures, exercise_id))
+
+
+def _angle(low: float, high: float) -> st.SearchStrategy[float]:
+    return st.integers(int(low), int(high)).map(float)
+
+
+def _sides(low: float, high: float) -> st.SearchStrategy[object]:
+    return st.one_of(_angle(low, high), st.fixed_dictionaries({"left": _angle(low, high), "right": _angle(low, high)}))
+
+
+@st.composite
+def _poses(draw: st.DrawFn, view: str) -> dict[str, object]:
+    pose: dict[str, object] = {
+        "say": "a pose drawn at random",
+        "trunk": draw(_angle(-180, 180)),
+        "neck": draw(_angle(-80, 80)),
+        "shoulder": draw(_sides(-90, 200)),
+        "elbow": draw(_sides(-10 if view == "side" else -90, 165)),
+        "hip": draw(_sides(-60, 170)),
+        "knee": draw(_sides(-10, 170)),
+        "ankle": draw(_sides(-50, 70)),
+        "lift": draw(_angle(0, 8)),
+    }
+    if view == "side":
+        pose["spine"] = draw(_angle(-60, 60))
+    else:
+        pose.update(twist=draw(_angle(-90, 90)), lean=draw(_angle(0, 85)), reach=draw(_angle(0, 85)))
+    if draw(st.booleans()):
+        pose.update(pin=draw(st.sampled_from(JOINTS)), at=[draw(_angle(-100, 100)), draw(_angle(0, 150))])
+    return pose
+
+
+@st.composite
+def _figures(draw: st.DrawFn) -> Figure:
+    view = draw(st.sampled_from(["side", "front"]))
+    joint = draw(st.sampled_from(JOINTS))
+    props = draw(
+        st.lists(
+            st.sampled_from(
+                [
+                    {"kind": "floor"},
+                    {"kind": "bar", "at": [0, 120], "width": 40},
+                    {"kind": "bench", "at": [0, 26], "width": 40},
+                    {"kind": "ball", "at": [-10, 18], "size": 18},
+                    {"kind": "chair", "at": [30, 0], "facing": "left"},
+                    {"kind": "dumbbell", "at": joint},
+                    {"kind": "barbell", "at": joint},
+                    {"kind": "cable", "at": [50, 12], "to": joint},
+                    {"kind": "cable", "at": [10, 140], "to": joint},
+                    {"kind": "band", "at": "left_hand", "to": "right_hand"},
+                    {"kind": "wall_bars", "at": [-40, 0], "height": 120},
+                    {"kind": "parallel_bars", "at": [0, 60], "width": 40},
+                    {"kind": "pad", "at": [5, 40], "width": 6, "height": 20, "angle": 30},
+                ]
+            ),
+            max_size=4,
+        )
+    )
+    marks = draw(st.lists(st.sampled_from([{"kind": "path", "joint": joint}, {"kind": "circle", "joint": joint}])))
+    return Figure.model_validate(
+        {
+            "exercise": "any",
+            "view": view,
+            "props": props,
+            "marks": marks,
+            "start": draw(_poses(view)),
+            "end": draw(_poses(view)),
+        }
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(fig=_figures())
+def test_any_valid_pose_renders_inside_its_view_box(fig: Figure) -> None:
+    figures = Figures(root="knowledge", figures={"any": fig})
+    svg = exercise_svg(figures, "any", "Any")
+    _assert_inside_view_box(svg)
+    assert exercise_svg(figures, "any", "Any") == svg
 
 
 @pytest.mark.parametrize("exercise_id", EXERCISES)
@@ -193,7 +274,18 @@ def test_good_data_loads(tmp_path: Path) -> None:
         (
             "elbow = 90",
             "elbow = 200",
-            "core.toml: figure 'plank'.end.elbow.left: Input should be less than or equal to 165, got 200",
+            "core.toml: figure 'plank'.end.elbow: must be between -90 and 165, got 200",
+        ),
+        (
+            "elbow = 90",
+            "elbow = { left = 90, right = -100 }",
+            "core.toml: figure 'plank'.end.elbow.right: Input should be greater than or equal to -90, got -100",
+        ),
+        (
+            "elbow = 90",
+            'elbow = "90"',
+            "core.toml: figure 'plank'.end.elbow: give one angle for both sides, or { left = ..., right = ... };"
+            " got '90'",
         ),
         (
             "trunk = 79",
@@ -272,6 +364,20 @@ def test_problems_name_unknown_and_missing_exercises(tmp_path: Path) -> None:
         " (did you mean 'plank'?)",
         f"{tmp_path / 'figures'}: no figure for exercise 'plank'",
         f"{tmp_path / 'figures'}: no figure for exercise 'bird_dog'",
+    ]
+
+
+def test_check_figures_reports_load_errors_and_problems_as_lines(tmp_path: Path) -> None:
+    assert check_figures(KNOWLEDGE, EXERCISES) == []
+    assert check_figures(tmp_path, ["plank"]) == [f"{tmp_path / 'figures'}: no figure files (*.toml) found"]
+    _folder(tmp_path, GOOD.replace("trunk = 79", "trunk = 279"))
+    assert check_figures(tmp_path, ["plank"]) == [
+        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: Input should be less than or equal to 180,"
+        " got 279"
+    ]
+    _folder(tmp_path, GOOD)
+    assert check_figures(tmp_path, ["plank", "bird_dog"]) == [
+        f"{tmp_path / 'figures'}: no figure for exercise 'bird_dog'"
     ]
 
 
