@@ -530,17 +530,33 @@ def _batch_interrupted(stopped: Any, intakes: Path, out: Path | None) -> NoRetur
 MAX_WORKERS = 64
 
 
-@app.command()
+@app.command(epilog="Example: backplan serve --port 8080 --workers 2")
 def serve(
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on (only this machine by default).")
+        str,
+        typer.Option(
+            "--host",
+            metavar="ADDRESS",
+            help="Address to listen on (default: 127.0.0.1, this machine only).",
+            show_default=False,
+        ),
     ] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8765,
-    workers: Annotated[int, typer.Option("--workers", help="Worker processes (each with its own rule book).")] = 1,
+    port: Annotated[
+        int, typer.Option("--port", metavar="N", help="Port to listen on (default: 8765).", show_default=False)
+    ] = 8765,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Worker processes, each with its own rule book (default: 1).",
+            show_default=False,
+        ),
+    ] = 1,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
 ) -> None:
-    """The web app (the questionnaire at /) and the HTTP API (/api/...); see docs/deploy.md."""
+    """The questionnaire as a web page (at /) and the HTTP API (/api/...); see docs/deploy.md."""
     with _errors():
         if not 1 <= workers <= MAX_WORKERS:
             _fail(2, f"--workers: expected 1 to {MAX_WORKERS} worker processes, got {workers}")
