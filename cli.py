@@ -560,6 +560,52 @@ def _batch_interrupted(stopped: Any, intakes: Path, out: Path | None) -> NoRetur
     raise typer.Exit(1)
 
 
+MAX_WORKERS = 64
+
+
+@app.command(epilog="Example: backplan serve --port 8080 --workers 2")
+def serve(
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            metavar="ADDRESS",
+            help="Address to listen on (default: 127.0.0.1, this machine only).",
+            show_default=False,
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", metavar="N", help="Port to listen on (default: 8765).", show_default=False)
+    ] = 8765,
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            help="Worker processes, each with its own rule book (default: 1).",
+            show_default=False,
+        ),
+    ] = 1,
+    rules: RulesOpt = None,
+    knowledge: KnowledgeOpt = None,
+) -> None:
+    """The questionnaire as a web page (at /) and the HTTP API (/api/...); see docs/deploy.md."""
+    with _errors():
+        if not 1 <= workers <= MAX_WORKERS:
+            _fail(2, f"--workers: expected 1 to {MAX_WORKERS} worker processes, got {workers}")
+        if not 1 <= port <= 65535:
+            _fail(2, f"--port: expected a port from 1 to 65535, got {port}")
+        book = _book(rules, knowledge)  # loaded and checked once, before anything listens
+        from engine.web.app import check_listen
+        from engine.web.app import serve as run_server
+
+        problem = check_listen(host, port)
+        if problem is not None:
+            _fail(2, f"--host/--port: {problem}")
+    code = run_server(book, host=host, port=port, workers=workers, rules_dir=rules, knowledge_dir=knowledge)
+    raise typer.Exit(code)
+
+
 EquipmentOpt = Annotated[
     str | None, typer.Option(help="Only exercises doable with this equipment id ('none' = no equipment).")
 ]

@@ -277,7 +277,9 @@ def _plain(error: Any, field: str) -> tuple[str, str | None]:
         example = f'["{given}"]' if isinstance(given, str) else '["a", "b"]'
         return f"expected a list in square brackets, e.g. {field} = {example}{got}", None
     if kind in ("int_type", "int_parsing", "int_from_float"):
-        return f"expected a whole number, e.g. {field} = 10{got}", None
+        digits = str(given).strip() if isinstance(given, (str, float)) else ""
+        example = str(int(float(digits))) if re.fullmatch(r"-?\d+(\.0*)?", digits) else "10"
+        return f"expected a whole number, e.g. {field} = {example}{got}", None
     if kind in ("string_type", "str_type"):
         return f'expected text in quotes, e.g. {field} = "..."{got}', None
     if kind in ("bool_type", "bool_parsing"):
