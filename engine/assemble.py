@@ -168,7 +168,9 @@ def assemble_sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_relative_to_leg(ex.cautions_for(fact), intake),
+                        cautions=_relative_to_leg(
+                            tuple(dict.fromkeys([*ex.cautions_for(fact), *d.cautions.get(ex.id, ())])), intake
+                        ),
                         why=_why(ex.id, statuses[ex.id].because, index),
                         source=ex.source,
                     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import InputError, closest
 from .knowledge import CATEGORIES, LEVELS, Exercise, Knowledge
 from .rulebook import RuleBook
-from .ruleset import ChooseProgramme, Derive, Exclude, Include, Limit, Prescribe, Stop, Warn
+from .ruleset import AddCaution, ChooseProgramme, Derive, Exclude, Include, Limit, Prescribe, Stop, Warn
 
 
 def _slug(text: str) -> str:
@@ -93,6 +93,11 @@ def describe_action(action: object) -> str:
         ]
         verb = "exclude" if isinstance(action, Exclude) else ("prefer" if action.prefer else "include")
         return f"{verb} {'; '.join(what)} — {action.reason}"
+    if isinstance(action, AddCaution):
+        chosen = [
+            f"{n} {', '.join(getattr(action, n))}" for n in ("exercises", "tags", "categories") if getattr(action, n)
+        ]
+        return f"caution on {'; '.join(chosen)}: {action.text} — {action.reason}"
     if isinstance(action, ChooseProgramme):
         return f"choose the {action.programme} programme"
     if isinstance(action, Derive):

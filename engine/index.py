@@ -17,6 +17,7 @@ from .plan import (
     Reason,
 )
 from .ruleset import (
+    AddCaution,
     ChooseProgramme,
     Derive,
     Exclude,
@@ -30,7 +31,7 @@ from .ruleset import (
 )
 
 
-def selects(action: Exclude | Include, ex: Exercise) -> bool:
+def selects(action: Exclude | Include | AddCaution, ex: Exercise) -> bool:
     return ex.id in action.exercises or bool(set(ex.tags) & set(action.tags)) or ex.category in action.categories
 
 
@@ -54,6 +55,7 @@ class RuleFacts:
     derives: tuple[str, ...]
     prescriptions: tuple[Prescribe, ...]
     limits: tuple[Limit, ...]
+    cautions: tuple[tuple[tuple[str, ...], str], ...]  # (exercise ids, the words a person reads)
     file_name: str
     effect_text: tuple[str, ...]
 
@@ -106,6 +108,11 @@ class PlanIndex:
                 derives=tuple(a.fact for a in then if isinstance(a, Derive)),
                 prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
                 limits=tuple(a for a in then if isinstance(a, Limit)),
+                cautions=tuple(
+                    (tuple(ex.id for ex in exercises if selects(a, ex)), a.text)
+                    for a in then
+                    if isinstance(a, AddCaution)
+                ),
                 file_name=Path(item.file).name,
                 effect_text=_effects(item),
             )
@@ -178,6 +185,13 @@ def _effects(item: LoadedRule) -> tuple[str, ...]:
             ]
             extra = " (prefer)" if isinstance(a, Include) and a.prefer else ""
             out.append(f"{a.action}{extra} " + "; ".join(parts))
+        elif isinstance(a, AddCaution):
+            chosen = "; ".join(
+                f"{name}: {', '.join(getattr(a, name))}"
+                for name in ("exercises", "tags", "categories")
+                if getattr(a, name)
+            )
+            out.append(f"caution {chosen}: {a.text}")
         elif isinstance(a, ChooseProgramme):
             out.append(f"programme {a.programme}")
         elif isinstance(a, Derive):

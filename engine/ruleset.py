@@ -101,6 +101,14 @@ class Include(_Selector):
     prefer: StrictBool = False
 
 
+class AddCaution(_Selector):
+    """A caution shown beside the selected exercises whenever they are planned for this person: what to
+    watch for, in the person's words (``text``); ``reason`` says why, for the reviewer."""
+
+    action: Literal["caution"]
+    text: StrictStr = Field(min_length=10)
+
+
 class ChooseProgramme(_Action):
     action: Literal["programme"]
     programme: StrictStr
@@ -146,7 +154,7 @@ class Limit(_Action):
 
 
 Action = Annotated[
-    Stop | Warn | Exclude | Include | ChooseProgramme | Derive | Prescribe | Limit,
+    Stop | Warn | Exclude | Include | AddCaution | ChooseProgramme | Derive | Prescribe | Limit,
     Field(discriminator="action"),
 ]
 # Which stages each action may be used in: the pipeline only reads them there.
@@ -155,6 +163,7 @@ ACTION_STAGES: dict[str, tuple[str, ...]] = {
     "warn": STAGES,
     "exclude": STAGES,
     "include": ("route", "select"),
+    "caution": ("select",),
     "programme": ("route",),
     "derive": ("screen", "route"),
     "prescribe": ("route", "select"),
@@ -452,7 +461,7 @@ def _check_rule(item: LoadedRule, knowledge: Knowledge, fields: Mapping[str, Fie
             raise _fail(
                 item, f"action '{action.action}' is not allowed in stage '{rule.stage}' (only: {allowed})", where
             )
-        if isinstance(action, (Exclude, Include)):
+        if isinstance(action, (Exclude, Include, AddCaution)):  # the exercises and tags they select exist
             for ex in action.exercises:
                 if ex not in knowledge.exercises:
                     raise _fail(

@@ -41,6 +41,7 @@ class Decisions:
     derived: dict[str, str] = field(default_factory=dict)  # fact -> rule id
     prescriptions: list[tuple[LoadedRule, Prescribe]] = field(default_factory=list)
     limits: list[tuple[LoadedRule, Limit]] = field(default_factory=list)
+    cautions: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> cautions rules added
 
 
 def _apply(facts: RuleFacts, d: Decisions) -> None:
@@ -72,6 +73,9 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
         d.derived.setdefault(name, item.rule.id)
     d.prescriptions.extend((item, a) for a in facts.prescriptions)
     d.limits.extend((item, a) for a in facts.limits)
+    for chosen, text in facts.cautions:
+        for ex_id in chosen:
+            d.cautions.setdefault(ex_id, []).append(text)
 
 
 def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions) -> None:
