@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -225,6 +225,24 @@ def _rule_label(raw: object, index: int) -> str | None:
     return None
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated_rules(raw: object, model: type[M], path: Path) -> list[M]:
+    """The ``[[rule]]`` entries of one file, each validated by ``model``; the first invalid one is a
+    ``RuleError`` naming the file and the rule (its id, or ``rule[i]`` when it has none)."""
+    out: list[M] = []
+    for index, entry in enumerate(raw if isinstance(raw, list) else [raw]):
+        label = _rule_label(entry, index)
+        try:
+            out.append(model.model_validate(entry))
+        except ValidationError as exc:
+            raise pydantic_to_error(
+                exc, model=model, file=str(path), error=RuleError, rule=label, prefix="" if label else f"rule[{index}]"
+            ) from None
+    return out
+
+
 def read_rule_files(root: Path) -> list[LoadedRule]:
     """Parse and schema-validate every ``*.toml`` under ``root`` (no cross-checks yet)."""
     root = Path(root)
@@ -245,20 +263,7 @@ def read_rule_files(root: Path) -> list[LoadedRule]:
                 file=str(path),
                 suggestion=closest(name, ["rule"]) if extra else None,
             )
-        raw_rules = data["rule"] if isinstance(data["rule"], list) else [data["rule"]]
-        for index, raw in enumerate(raw_rules):
-            label = _rule_label(raw, index)
-            try:
-                rule = Rule.model_validate(raw)
-            except ValidationError as exc:
-                raise pydantic_to_error(
-                    exc,
-                    model=Rule,
-                    file=str(path),
-                    error=RuleError,
-                    rule=label,
-                    prefix="" if label else f"rule[{index}]",
-                ) from None
+        for rule in validated_rules(data["rule"], Rule, path):
             item = LoadedRule(rule, str(path))
             _check_shape(item)
             loaded.append(item)

@@ -101,7 +101,7 @@ def test_extra_valid_rule_loads(tmp_path: Path, knowledge: engine.Knowledge) -> 
             'action = "warm"',
             "then.0",
             "warn",
-            "unknown action 'warm' (expected one of: stop, warn, exclude, include, programme, derive, "
+            "unknown action 'warm' (expected one of: stop, warn, exclude, include, caution, programme, derive, "
             "prescribe, limit)",
         ),
         ("priority = 500", "priorty = 500", "priorty", "priority", "unknown key"),

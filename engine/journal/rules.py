@@ -36,7 +36,7 @@ from ..conditions import Condition, _compare
 from ..errors import RuleError, closest
 from ..facts import FieldSpec
 from ..knowledge import ID_PATTERN, Knowledge
-from ..ruleset import PROGRESSION_DIR, RuleSet
+from ..ruleset import PROGRESSION_DIR, RuleSet, validated_rules
 
 Decision = Literal["stop", "regress", "hold", "progress"]
 # The more cautious first: breaks ties between decision rules of the same priority.
@@ -206,20 +206,7 @@ def read_files(folder: Path) -> tuple[list[LoadedProgressionRule], Dosing, str]:
                 file=str(path),
                 suggestion=closest(extra[0], ["rule", "dosing"]),
             )
-        raw_rules = data.get("rule", [])
-        for index, raw in enumerate(raw_rules if isinstance(raw_rules, list) else [raw_rules]):
-            label = raw["id"] if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
-            try:
-                rule = ProgressionRule.model_validate(raw)
-            except ValidationError as exc:
-                raise pydantic_to_error(
-                    exc,
-                    model=ProgressionRule,
-                    file=str(path),
-                    error=RuleError,
-                    rule=label,
-                    prefix="" if label else f"rule[{index}]",
-                ) from None
+        for rule in validated_rules(data.get("rule", []), ProgressionRule, path):
             loaded.append(LoadedProgressionRule(rule, str(path)))
         if "dosing" in data:
             if dosing is not None:
