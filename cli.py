@@ -588,6 +588,7 @@ def serve(
     ] = 1,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
+    journal: JournalOpt = None,
 ) -> None:
     """The questionnaire as a web page (at /) and the HTTP API (/api/...); see docs/deploy.md."""
     with _errors():
@@ -602,7 +603,9 @@ def serve(
         problem = check_listen(host, port)
         if problem is not None:
             _fail(2, f"--host/--port: {problem}")
-    code = run_server(book, host=host, port=port, workers=workers, rules_dir=rules, knowledge_dir=knowledge)
+    code = run_server(
+        book, host=host, port=port, workers=workers, rules_dir=rules, knowledge_dir=knowledge, journal=journal
+    )
     raise typer.Exit(code)
 
 
