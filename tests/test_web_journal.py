@@ -85,7 +85,7 @@ def test_a_checkin_is_recorded(client: TestClient, journal: str, book: engine.Ru
     symptom = next(iter(book.knowledge.screening))
     response = post(client, "/checkin", checkin(symptom=[symptom]))
     assert response.status_code == 200
-    assert "Recorded the session of 2026-12-01 for me (1 sessions so far)." in response.text
+    assert "Recorded the session of 2026-12-01 for me (1 session so far)." in response.text
     rows = stored(journal)
     assert len(rows) == 1
     assert rows[0]["date"] == "2026-12-01"

@@ -422,13 +422,14 @@ def create_app(book: RuleBook, journal: str | None = None) -> ASGIApp:
             if field is None:  # the journal itself (the server's --journal): not the person's to fix
                 raise Problem(503, "The training journal cannot be used just now; nothing was recorded.") from None
             return site.checkin_form(intake, values, {field: message_of(exc)}, status=422)
+        sessions = "session" if count == 1 else "sessions"
         return site.page(
             "checkin.html",
             answers_json=_answers_json(intake),
             values=values,
             errors={},
             symptoms=list(book.knowledge.screening.values()),
-            recorded=f"Recorded the session of {item.date} for {person} ({count} sessions so far).",
+            recorded=f"Recorded the session of {item.date} for {person} ({count} {sessions} so far).",
         )
 
     @guard
