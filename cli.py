@@ -597,9 +597,11 @@ def serve(
         if not 1 <= port <= 65535:
             _fail(2, f"--port: expected a port from 1 to 65535, got {port}")
         book = _book(rules, knowledge)  # loaded and checked once, before anything listens
+        from engine.journal.store import resolve
         from engine.web.app import check_listen
         from engine.web.app import serve as run_server
 
+        resolve(journal)  # a --journal that cannot be a journal: exit 2 before anything listens
         problem = check_listen(host, port)
         if problem is not None:
             _fail(2, f"--host/--port: {problem}")
