@@ -588,6 +588,7 @@ def serve(
     ] = 1,
     rules: RulesOpt = None,
     knowledge: KnowledgeOpt = None,
+    journal: JournalOpt = None,
 ) -> None:
     """The questionnaire as a web page (at /) and the HTTP API (/api/...); see docs/deploy.md."""
     with _errors():
@@ -596,13 +597,17 @@ def serve(
         if not 1 <= port <= 65535:
             _fail(2, f"--port: expected a port from 1 to 65535, got {port}")
         book = _book(rules, knowledge)  # loaded and checked once, before anything listens
+        from engine.journal.store import resolve
         from engine.web.app import check_listen
         from engine.web.app import serve as run_server
 
+        resolve(journal)  # a --journal that cannot be a journal: exit 2 before anything listens
         problem = check_listen(host, port)
         if problem is not None:
             _fail(2, f"--host/--port: {problem}")
-    code = run_server(book, host=host, port=port, workers=workers, rules_dir=rules, knowledge_dir=knowledge)
+    code = run_server(
+        book, host=host, port=port, workers=workers, rules_dir=rules, knowledge_dir=knowledge, journal=journal
+    )
     raise typer.Exit(code)
 
 

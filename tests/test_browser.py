@@ -348,3 +348,52 @@ def test_plan_prints_without_the_toolbar(page: tuple[Any, Watch], server: Server
     assert p.locator(".bp-toolbar").is_hidden()
     pdf = p.pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def test_checkin_and_progress(browser: Any, book: Any, tmp_path: Path) -> None:
+    """From the plan, two sessions logged through the form into the server's journal, then the progress
+    page: the decision, the pain chart and the adjusted plan, as ``backplan progress`` decides them."""
+    import datetime
+
+    from engine.journal.commands import outcome_of
+    from engine.journal.report import DECISION_TEXT
+
+    journal = tmp_path / "journal.sqlite3"
+    with running(tmp_path / "serve.log", ["--journal", str(journal)]) as server:
+        context = browser.new_context(viewport={"width": 1000, "height": 1100})
+        p = context.new_page()
+        watch = Watch(p, server.url)
+        p.goto(server.url + "/")
+        answer_all_no(p, book)
+        fill_basics(p)
+        p.check("#q-pain-status-0")  # none
+        submit(p, "button.primary")
+        submit(p, "text=Log a session")
+        assert p.input_value("#checkin-person") == "me"
+        assert p.input_value("#checkin-date") == datetime.date.today().isoformat()
+        for question in book.knowledge.screening.values():
+            assert p.locator(f"#checkin-symptom-{question.id}").count() == 1
+        for day, during, after in (("2026-11-28", "3", "2"), ("2026-11-30", "2", "1")):
+            p.fill("#checkin-date", day)
+            p.fill("#checkin-pain_during", during)
+            p.fill("#checkin-pain_next_day", after)
+            p.check("#checkin-done-all")
+            if day == "2026-11-30":
+                shot(p, "checkin.png", full=True)
+            submit(p, "text=Record this session")
+            assert f"Recorded the session of {day} for me" in p.inner_text(".recorded")
+        p.fill("#checkin-pain_during", "12")
+        submit(p, "text=Record this session")
+        assert "from 0 to 10" in p.inner_text("#checkin-pain_during-error")
+        submit(p, "text=See my progress and the adjusted plan")
+        intake = parse_intake(expected_plan(book, active=True).intake, book.knowledge)
+        outcome = outcome_of(intake, "me", str(journal), book)
+        text = plan_text(p)
+        assert DECISION_TEXT[outcome.decision] in text
+        assert "After 2 check-ins" in text
+        assert p.locator("section.journal svg").count() == 1
+        for ex in outcome.plan.sessions[0].exercises:
+            assert ex.name in text
+        shot(p, "progress.png")
+        context.close()
+        assert watch.problems == []

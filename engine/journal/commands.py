@@ -14,7 +14,7 @@ from ..intake import Intake, load_intake
 from ..knowledge import Knowledge
 from ..planner import RuleBook
 from ..ruleset import RuleSet
-from .progression import Outcome, make_checkin, progress, progression_for
+from .progression import CheckIn, Outcome, make_checkin, progress, progression_for
 
 # The store (SQLAlchemy, a quarter of a second to import) is imported by the commands that use it: every
 # command that loads the rules calls ``check_files``, and `plan` must not pay for the database.
@@ -33,32 +33,45 @@ def record(
     book: RuleBook,
 ) -> str:
     """Record one check-in; the line to print (what was recorded and the decision now)."""
-    from .store import check_person, open_journal, resolve
-
     intake = load_intake(answers, book.knowledge)
     item = make_checkin(date, pain_during, pain_next_day, done, symptoms, book.knowledge)
+    count, outcome = record_checkin(intake, item, person, journal, book)
+    return (
+        f"recorded {item.date} for {person} ({count} check-ins); "
+        f"decision now: {outcome.decision} ({', '.join(outcome.because)}); see `backplan progress`\n"
+    )
+
+
+def record_checkin(
+    intake: Intake, item: CheckIn, person: str, journal: str | None, book: RuleBook
+) -> tuple[int, Outcome]:
+    """Record a validated check-in for validated answers; the number of check-ins and the decision now.
+    The person, the journal location and the progression rules are checked before anything is written."""
+    from .store import check_person, open_journal, resolve
+
     check_person(person)
     resolve(journal)
     progression_for(book)  # the progression rules load and check before anything is written
     with open_journal(journal, create=True) as store:
         store.record(person, item)
         items = store.checkins(person)
-    outcome = progress(intake, items, book)
-    return (
-        f"recorded {item.date} for {person} ({len(items)} check-ins); "
-        f"decision now: {outcome.decision} ({', '.join(outcome.because)}); see `backplan progress`\n"
-    )
+    return len(items), progress(intake, items, book)
 
 
 def load(answers: Path, person: str, journal: str | None, book: RuleBook) -> tuple[Intake, Outcome]:
     """The answers and the decision over the person's check-ins (nothing is created or written)."""
+    intake = load_intake(answers, book.knowledge)
+    return intake, outcome_of(intake, person, journal, book)
+
+
+def outcome_of(intake: Intake, person: str, journal: str | None, book: RuleBook) -> Outcome:
+    """The decision over the person's check-ins for validated answers (nothing is created or written)."""
     from .store import check_person, open_journal
 
-    intake = load_intake(answers, book.knowledge)
     check_person(person)
     with open_journal(journal, create=False) as store:
         items = store.checkins(person)
-    return intake, progress(intake, items, book)
+    return progress(intake, items, book)
 
 
 def explain_journal(intake: Intake, book: RuleBook, person: str, journal: str | None) -> list[str]:

@@ -7,6 +7,10 @@ Routes (SPEC.md, "HTTP API"):
 * ``POST /physio`` the physiotherapist's view; ``POST /download/answers.toml`` and
   ``POST /download/plan.json`` the answers file and the plan JSON (the answers travel in the page,
   never in a URL, and nothing is kept between requests);
+* ``POST /checkin`` the check-in form for the carried answers (with ``record`` set: one session recorded
+  in the journal the server was started with, or the form again with each problem beside its field);
+  ``POST /progress`` the journal's decision, the pain trend and the adjusted plan (the only pages that
+  write: the check-in, as ``backplan checkin`` records it);
 * ``POST /api/plan``, ``POST /api/explain``, ``GET /api/questionnaire``, ``GET /healthz``,
   ``GET /api/openapi.json``.
 
@@ -17,6 +21,7 @@ logged, and an internal error is logged by its type and place only, never its me
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import os
@@ -38,7 +43,7 @@ from starlette.types import ASGIApp
 
 from .. import evaluate, load_rulebook, recommend
 from .._tomlio import decode_text
-from ..errors import BackplanError, IntakeError, UnknownExerciseError, closest
+from ..errors import BackplanError, InputError, IntakeError, UnknownExerciseError, closest
 from ..intake import Intake, missing_answers, parse_answers_text, parse_intake
 from ..plan import Plan
 from ..planner import RuleBook
@@ -86,11 +91,23 @@ def _api(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/healthz"
 
 
+# The check-in form's fields, by the command line option the library's errors name.
+CHECKIN_FIELDS = {
+    "--date": "date",
+    "--pain-during": "pain_during",
+    "--pain-next-day": "pain_next_day",
+    "--done": "done",
+    "--symptom": "symptom",
+    "--person": "person",
+}
+
+
 class Site:
     """Everything the app serves for one rule book, built once at start."""
 
-    def __init__(self, book: RuleBook) -> None:
+    def __init__(self, book: RuleBook, journal: str | None = None) -> None:
         self.book = book
+        self.journal = journal
         self.knowledge = book.knowledge
         self.questions = WebQuestionnaire(book)
         self.plans = PlanPages(book.knowledge)
@@ -134,8 +151,38 @@ class Site:
         )
 
     def plan_page(self, plan: Plan, intake: Intake, *, for_physio: bool = False) -> HTMLResponse:
-        document = self.plans.document(plan, for_physio=for_physio)
-        toolbar = render("toolbar.html", answers_json=_answers_json(intake))
+        return self._with_actions(self.plans.document(plan, for_physio=for_physio), intake)
+
+    def checkin_form(
+        self, intake: Intake, values: Mapping[str, Any], errors: Mapping[str, str], status: int = 200
+    ) -> HTMLResponse:
+        return self.page(
+            "checkin.html",
+            status,
+            answers_json=_answers_json(intake),
+            values=values,
+            errors=errors,
+            symptoms=list(self.knowledge.screening.values()),
+        )
+
+    def progress_page(self, intake: Intake, person: str) -> HTMLResponse:
+        """The page ``backplan progress --format html`` writes, with the plan page's actions above it."""
+        from ..journal.commands import outcome_of
+        from ..journal.progression import progression_for
+        from ..journal.report import into_page, progress_html
+
+        try:
+            outcome = outcome_of(intake, person, self.journal, self.book)
+        except InputError as exc:
+            if exc.location not in CHECKIN_FIELDS:
+                raise Problem(503, "The training journal cannot be used just now.") from None
+            raise Problem(422, message_of(exc), CHECKIN_FIELDS[exc.location]) from None
+        section = progress_html(outcome, progression_for(self.book), intake.pain.intensity)
+        document = into_page(self.plans.document(outcome.plan), section)
+        return self._with_actions(document, intake, person)
+
+    def _with_actions(self, document: str, intake: Intake, person: str | None = None) -> HTMLResponse:
+        toolbar = render("toolbar.html", answers_json=_answers_json(intake), person=person)
         head = (
             '<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'
             '<link rel="stylesheet" href="/static/toolbar.css"><script src="/static/app.js" defer></script>'
@@ -181,6 +228,7 @@ class Site:
             405: "Not allowed here",
             413: "Too much data",
             415: "Unsupported form",
+            503: "The training journal is not available",
             422: "These answers could not be used",
             500: "Something went wrong",
         }
@@ -311,9 +359,10 @@ def guarded(site: Site) -> Callable[[Endpoint], Endpoint]:
     return wrap
 
 
-def create_app(book: RuleBook) -> ASGIApp:
-    """The app for one loaded, checked rule book (``engine.load_rulebook``)."""
-    site = Site(book)
+def create_app(book: RuleBook, journal: str | None = None) -> ASGIApp:
+    """The app for one loaded, checked rule book (``engine.load_rulebook``); ``journal`` is where the
+    check-in pages record (as ``--journal`` of ``backplan checkin``; None: the same default)."""
+    site = Site(book, journal)
     guard = guarded(site)
 
     @guard
@@ -343,6 +392,51 @@ def create_app(book: RuleBook) -> ASGIApp:
         intake = site.carried_answers(form)
         chosen = [e for e in form.get("exercise", []) if e.strip()]
         return site.physio_page(intake, chosen[-1] if chosen else None)
+
+    @guard
+    async def checkin(request: Request) -> Response:
+        from ..journal.commands import record_checkin
+        from ..journal.progression import make_checkin
+
+        form = await site.form(request)
+        intake = site.carried_answers(form)
+        date = _last(form, "date") or datetime.date.today().isoformat()
+        pain_during, pain_next_day, done = (_last(form, n) for n in ("pain_during", "pain_next_day", "done"))
+        symptoms = form.get("symptom", [])
+        person = _last(form, "person") or "me"
+        values: dict[str, Any] = {
+            "date": date,
+            "pain_during": pain_during,
+            "pain_next_day": pain_next_day,
+            "done": done,
+            "symptom": symptoms,
+            "person": person,
+        }
+        if "record" not in form:  # opened from the plan page: the empty form
+            return site.checkin_form(intake, values, {})
+        try:
+            item = make_checkin(date, pain_during, pain_next_day, done, symptoms, book.knowledge)
+            count, _ = record_checkin(intake, item, person, site.journal, book)
+        except InputError as exc:
+            field = CHECKIN_FIELDS.get(exc.location or "")
+            if field is None:  # the journal itself (the server's --journal): not the person's to fix
+                raise Problem(503, "The training journal cannot be used just now; nothing was recorded.") from None
+            return site.checkin_form(intake, values, {field: message_of(exc)}, status=422)
+        sessions = "session" if count == 1 else "sessions"
+        return site.page(
+            "checkin.html",
+            answers_json=_answers_json(intake),
+            values=values,
+            errors={},
+            symptoms=list(book.knowledge.screening.values()),
+            recorded=f"Recorded the session of {item.date} for {person} ({count} {sessions} so far).",
+        )
+
+    @guard
+    async def progress_page(request: Request) -> Response:
+        form = await site.form(request)
+        intake = site.carried_answers(form)
+        return site.progress_page(intake, _last(form, "person") or "me")
 
     @guard
     async def download_answers(request: Request) -> Response:
@@ -431,6 +525,8 @@ def create_app(book: RuleBook) -> ASGIApp:
         Route("/", home, methods=["GET"]),
         Route("/plan", plan_page, methods=["POST"]),
         Route("/physio", physio, methods=["POST"]),
+        Route("/checkin", checkin, methods=["POST"]),
+        Route("/progress", progress_page, methods=["POST"]),
         Route("/download/answers.toml", download_answers, methods=["POST"]),
         Route("/download/plan.json", download_plan, methods=["POST"]),
         Route("/api/plan", api_plan, methods=["POST"]),
@@ -446,6 +542,11 @@ def create_app(book: RuleBook) -> ASGIApp:
     return SecurityHeaders(app)
 
 
+def _last(form: Mapping[str, list[str]], name: str) -> str:
+    values = form.get(name, [])
+    return values[-1].strip() if values else ""
+
+
 def _json_type(value: Any) -> str:
     names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
     return names.get(type(value), "a number")
@@ -456,6 +557,7 @@ def _json_type(value: Any) -> str:
 ENV_RULES = "BACKPLAN_SERVE_RULES"
 ENV_KNOWLEDGE = "BACKPLAN_SERVE_KNOWLEDGE"
 ENV_DIGESTS = "BACKPLAN_SERVE_DIGESTS"
+ENV_JOURNAL = "BACKPLAN_SERVE_JOURNAL"
 STARTUP_FAILURE = 3  # uvicorn's: a worker that cannot start stops the whole server
 
 
@@ -477,7 +579,7 @@ def app_from_environment() -> ASGIApp:
             flush=True,
         )
         sys.exit(STARTUP_FAILURE)
-    return create_app(book)
+    return create_app(book, os.environ.get(ENV_JOURNAL) or None)
 
 
 def _digests(book: RuleBook) -> str:
@@ -525,6 +627,7 @@ def serve(
     workers: int,
     rules_dir: Path | None,
     knowledge_dir: Path | None,
+    journal: str | None = None,
 ) -> int:
     """Run the server until it is stopped (SIGINT or SIGTERM); the exit status: 0, or 1 if it failed."""
     import uvicorn
@@ -540,12 +643,13 @@ def serve(
         "timeout_graceful_shutdown": 10,
     }
     if workers == 1:
-        server = uvicorn.Server(uvicorn.Config(create_app(book), **options))
+        server = uvicorn.Server(uvicorn.Config(create_app(book, journal), **options))
         server.run()
         return 0 if server.started else 1
     os.environ[ENV_RULES] = str(Path(rules_dir).resolve()) if rules_dir is not None else ""
     os.environ[ENV_KNOWLEDGE] = str(Path(knowledge_dir).resolve()) if knowledge_dir is not None else ""
     os.environ[ENV_DIGESTS] = _digests(book)
+    os.environ[ENV_JOURNAL] = journal or ""
     config = uvicorn.Config("engine.web.app:app_from_environment", factory=True, workers=workers, **options)
     supervisor = Multiprocess(config, sockets=[_listening_socket(host, port)])
     supervisor.run()
