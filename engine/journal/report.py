@@ -41,9 +41,10 @@ def _level(outcome: Outcome) -> str:
 
 
 def progress_text(outcome: Outcome, progression: Progression, usual: int) -> str:
-    """The decision, its rules and the pain trend, for the terminal (plain ASCII-safe text)."""
+    """The decision, its reasons in words (the rule ids are in the JSON and ``explain --person``) and the
+    pain trend, for the terminal (plain ASCII-safe text)."""
     lines = [f"Journal decision after {len(outcome.steps)} check-ins: {DECISION_TEXT[outcome.decision]}"]
-    lines += [f"  because {rule_id}: {title}" for rule_id, title in _reasons(outcome, progression)]
+    lines += [f"  because: {title}" for _, title in _reasons(outcome, progression)]  # ids: JSON, explain
     lines.append(f"  {_level(outcome)}")
     lines.append("")
     return "\n".join(lines) + "\n" + terminal_chart(outcome.steps, usual) + "\n"
@@ -57,7 +58,7 @@ def progress_markdown(outcome: Outcome, progression: Progression, usual: int) ->
         f"{md_escape(DECISION_TEXT[outcome.decision].split(': ', 1)[1])}",
         "",
     ]
-    lines += [f"- `{rule_id}`: {md_escape(title)}" for rule_id, title in _reasons(outcome, progression)]
+    lines += [f"- {md_escape(title)}" for _, title in _reasons(outcome, progression)]
     lines += [
         "",
         md_escape(_level(outcome).capitalize() + "."),
@@ -72,10 +73,7 @@ def progress_markdown(outcome: Outcome, progression: Progression, usual: int) ->
 
 def progress_html(outcome: Outcome, progression: Progression, usual: int) -> str:
     """A self-contained HTML section (decision, rules, SVG chart) to put at the top of the plan's page."""
-    reasons = "".join(
-        f"<li><code>{html_escape(rule_id)}</code>: {html_escape(title)}</li>"
-        for rule_id, title in _reasons(outcome, progression)
-    )
+    reasons = "".join(f"<li>{html_escape(title)}</li>" for _, title in _reasons(outcome, progression))
     return (
         '<section class="journal" aria-label="Training journal">'
         f"<h2>Training journal: {html_escape(outcome.decision.upper())}</h2>"
