@@ -140,11 +140,7 @@ def _errors() -> Iterator[None]:
 
 
 def _book(rules: Path | None, knowledge: Path | None) -> engine.RuleBook:
-    book = engine.load_rulebook(rules, knowledge)
-    from engine.journal.commands import check_files
-
-    check_files(book)  # the journal's progression rules too: a defective rules folder is refused by every command
-    return book
+    return engine.load_rulebook(rules, knowledge)  # the journal's progression rules too: refused if defective
 
 
 def _write(text: str, out: Path | None) -> None:

@@ -35,7 +35,7 @@ _NEGATED = {"eq": "ne", "ne": "eq", "lt": "gte", "gte": "lt", "gt": "lte", "lte"
 
 
 class Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True, populate_by_name=True)
 
     all: tuple[Condition, ...] | None = None
     any: tuple[Condition, ...] | None = None

@@ -32,7 +32,7 @@ Experience = Literal["beginner", "intermediate", "advanced"]
 
 class _Strict(BaseModel):
     # Lax containers (TOML/JSON give lists) but strict scalars: no "35" -> 35, no 1 -> True.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Pain(_Strict):

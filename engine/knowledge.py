@@ -55,7 +55,7 @@ Block = Literal["warm_up", "main", "cool_down"]
 
 class _Strict(BaseModel):
     # Lax containers (TOML/JSON give lists) but strict scalars: no "35" -> 35, no 1 -> True.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Source(_Strict):
@@ -331,7 +331,7 @@ class EligibilityCheck(_Strict):
 class Knowledge(BaseModel):
     """The validated knowledge base; ``digest`` covers every file it was read from."""
 
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(defer_build=True, frozen=True, arbitrary_types_allowed=True)
 
     root: str
     digest: str

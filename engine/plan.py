@@ -12,7 +12,7 @@ Outcome = Literal["clear", "consult", "stop"]
 
 
 class _Out(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(defer_build=True, frozen=True, extra="forbid")
 
 
 class Reason(_Out):

@@ -1,5 +1,6 @@
 """The rule book: rules and knowledge loaded, checked (once per set of bytes) and compiled to durable_rules,
-cached per folder pair so a process pays for it once."""
+cached per folder pair so a process pays for it once, and kept on disk (``stored``) so a cold start pays
+for parsing and validating only when a byte changed."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from . import verdicts
+from . import stored, verdicts
 from .compiler import compile_stages
 from .durable_host import DurableEvaluator
 from .index import PlanIndex
+from .journal.rules import ProgressionRules, load_progression, progression_dir
 from .knowledge import Knowledge, knowledge_digest, load_knowledge
 from .resources import default_knowledge_dir, default_rules_dir
 from .ruleset import (
@@ -28,6 +30,7 @@ class RuleBook:
     knowledge: Knowledge
     rules: RuleSet
     evaluator: DurableEvaluator
+    progression: ProgressionRules | None = None  # the journal's rules (rules/progression), when the folder has them
 
     @cached_property
     def index(self) -> PlanIndex:
@@ -44,8 +47,9 @@ def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = No
 
     "Unchanged" is decided by the sha256 digests of every file in both folders, computed before
     anything is parsed: a cached book costs two folder hashes (about 1 ms), not a re-validation of
-    the knowledge (about 40 ms). Only books that loaded and checked cleanly are cached, so a
-    defective folder is re-read, and its error raised, every time.
+    the knowledge (about 40 ms). A new process finds the validated objects on disk (``stored``) under
+    the same digests. Only books that loaded and checked cleanly are cached, so a defective folder is
+    re-read, and its error raised, every time.
     """
     rules_path = Path(rules_dir) if rules_dir is not None else default_rules_dir()
     knowledge_path = Path(knowledge_dir) if knowledge_dir is not None else default_knowledge_dir()
@@ -61,18 +65,46 @@ def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = No
         with _CACHE_LOCK:
             if key in _CACHE:
                 return _CACHE[key]
+    name = stored.key(*key) if key is not None else None
+    kept = stored.fetch(name) if name is not None else None
+    if isinstance(kept, _Loaded) and kept.fits(key):
+        loaded = kept
+    else:
+        loaded = _load(rules_path, knowledge_path)
+        if name is not None and loaded.fits(key):
+            stored.keep(name, loaded)
+    knowledge, rules = loaded.knowledge, loaded.rules
+    with _CACHE_LOCK:
+        if key is not None and key in _CACHE:  # another thread loaded the same folders meanwhile
+            return _CACHE[key]
+        book = RuleBook(knowledge, rules, DurableEvaluator(compile_stages(rules.rules)), loaded.progression)
+        if key is not None and loaded.fits(key):
+            _CACHE[key] = book
+        return book
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    """What a rule book's files say once validated and checked: the part worth keeping between runs."""
+
+    knowledge: Knowledge
+    rules: RuleSet
+    progression: ProgressionRules | None
+
+    def fits(self, key: tuple[str, str, str, str] | None) -> bool:
+        """Whether these are the bytes the key was computed from (a file changed while loading: not kept)."""
+        return key is not None and self.knowledge.digest == key[3] and self.rules.digest == key[2]
+
+
+def _load(rules_path: Path, knowledge_path: Path) -> _Loaded:
     knowledge = load_knowledge(knowledge_path)  # knowledge errors are reported first
     rules = load_rules(rules_path, knowledge)
+    # The journal's progression rules are part of the rules folder: a defect there is refused by every command.
+    progression = load_progression(rules, knowledge) if progression_dir(rules.root).is_dir() else None
     verdict = verdicts.key(rules.digest, knowledge.digest)
     if not verdicts.passed(verdict):  # the proofs run once per set of bytes (engine/verdicts.py)
         from .check import enforce
 
         enforce(rules, knowledge)
         verdicts.remember(verdict)
-    with _CACHE_LOCK:
-        if key is not None and key in _CACHE:  # another thread loaded the same folders meanwhile
-            return _CACHE[key]
-        book = RuleBook(knowledge, rules, DurableEvaluator(compile_stages(rules.rules)))
-        if key is not None and knowledge.digest == key[3] and rules.digest == key[2]:
-            _CACHE[key] = book
-        return book
+    return _Loaded(knowledge, rules, progression)

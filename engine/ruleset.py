@@ -60,7 +60,7 @@ LEVEL_ORDER: tuple[str, ...] = ("urgent", "consult", "caution", "info")
 
 
 class _Action(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Stop(_Action):
@@ -172,7 +172,7 @@ ACTION_STAGES: dict[str, tuple[str, ...]] = {
 
 
 class Rule(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     id: StrictStr = Field(pattern=ID_PATTERN, max_length=80)
     title: StrictStr = Field(min_length=5)

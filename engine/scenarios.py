@@ -50,7 +50,7 @@ def scenario_answers(changes: Mapping[str, Any], knowledge: Knowledge) -> dict[s
 class Expect(BaseModel):
     """What the plan must show; every key is optional, but at least one must be given."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     outcome: Literal["clear", "consult", "stop"] | None = None
     programme: StrictStr | None = None  # a programme id, or "none" when the screen stops
@@ -73,7 +73,7 @@ class Expect(BaseModel):
 class CheckinEntry(BaseModel):
     """One check-in of a scenario's journal (``backplan checkin``'s options)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     date: datetime.date
     pain_during: StrictInt = Field(ge=0, le=10)
@@ -83,7 +83,7 @@ class CheckinEntry(BaseModel):
 
 
 class ScenarioFile(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
     name: StrictStr = Field(min_length=3)
     description: StrictStr = Field(min_length=10)

@@ -19,7 +19,9 @@ _ENGINE = Path(__file__).resolve().parent
 _engine_digest: str | None = None
 
 
-def _cache_dir() -> Path:
+def cache_dir() -> Path:
+    """The user's cache folder for backplan: ``$BACKPLAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/backplan``, else
+    ``~/.cache/backplan``."""
     explicit = os.environ.get("BACKPLAN_CACHE_DIR")
     if explicit:
         return Path(explicit)
@@ -47,14 +49,14 @@ def key(rules_digest: str, knowledge_digest: str) -> str:
 def passed(verdict: str) -> bool:
     """Whether this exact set of rules, knowledge and engine code passed every check before."""
     try:
-        return (_cache_dir() / "checked" / verdict).is_file()
+        return (cache_dir() / "checked" / verdict).is_file()
     except OSError:
         return False
 
 
 def remember(verdict: str) -> None:
     """Remember a pass (quietly nothing if the cache folder cannot be written)."""
-    folder = _cache_dir() / "checked"
+    folder = cache_dir() / "checked"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         (folder / verdict).touch()

@@ -16,8 +16,8 @@ from ..planner import RuleBook
 from ..ruleset import RuleSet
 from .progression import CheckIn, Outcome, make_checkin, progress, progression_for
 
-# The store (SQLAlchemy, a quarter of a second to import) is imported by the commands that use it: every
-# command that loads the rules calls ``check_files``, and `plan` must not pay for the database.
+# The store (SQLAlchemy, a quarter of a second to import) is imported by the commands that use it: `plan`
+# must not pay for the database.
 
 
 def record(
@@ -121,12 +121,6 @@ def check(ruleset: RuleSet, knowledge: Knowledge) -> str:
     if not progression_dir(ruleset.root).is_dir():
         return "no progression rules (the journal commands are unavailable)"
     return f"{len(load_progression(ruleset, knowledge).rules)} progression rules"
-
-
-def check_files(book: RuleBook) -> None:
-    """Load (and compile, once per rule book) the progression rules, if the rules folder has them."""
-    if has_progression(book):
-        progression_for(book)
 
 
 def list_lines(book: RuleBook) -> list[str]:

@@ -189,7 +189,7 @@ class Progression:
 
     def __init__(self, book: RuleBook) -> None:
         self.book = book
-        self.rules: ProgressionRules = load_progression(book.rules, book.knowledge)
+        self.rules: ProgressionRules = book.progression or load_progression(book.rules, book.knowledge)
         programmes = list(book.knowledge.programmes)
         self.reference = {p: compile_reference(self.rules, p) for p in programmes}
         self.by_id = {p: {cr.item.id: cr for cr in self.reference[p]} for p in programmes}

@@ -59,7 +59,7 @@ EVENT_FIELDS: dict[str, FieldSpec] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", frozen=True)
 
 
 class Warn(_Strict):
