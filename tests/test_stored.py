@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import answers
 
 import engine
-from conftest import answers
 from engine import rulebook, stored
 from engine.errors import RuleError
 from engine.resources import default_knowledge_dir, default_rules_dir
