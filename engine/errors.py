@@ -7,7 +7,6 @@ input (answers, rules or knowledge) is wrong" (exit 2); ``EngineError`` means "w
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 
@@ -23,6 +22,8 @@ def shown(value: str, limit: int = SHOWN) -> str:
 
 def closest(name: str, choices: Iterable[str]) -> str | None:
     """The closest valid name to ``name``, for a "did you mean" hint (None when nothing is close)."""
+    import difflib  # only when a name is wrong
+
     matches = difflib.get_close_matches(str(name), sorted(set(choices)), n=1, cutoff=0.6)
     return matches[0] if matches else None
 

@@ -4,16 +4,17 @@ for parsing and validating only when a byte changed."""
 
 from __future__ import annotations
 
+import pickle
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import stored, verdicts
 from .compiler import compile_stages
 from .durable_host import DurableEvaluator
 from .index import PlanIndex
-from .journal.rules import ProgressionRules, load_progression, progression_dir
 from .knowledge import Knowledge, knowledge_digest, load_knowledge
 from .resources import default_knowledge_dir, default_rules_dir
 from .ruleset import (
@@ -21,6 +22,9 @@ from .ruleset import (
     load_rules,
     rules_digest,
 )
+
+if TYPE_CHECKING:
+    from .journal.rules import ProgressionRules
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,13 @@ class RuleBook:
     knowledge: Knowledge
     rules: RuleSet
     evaluator: DurableEvaluator
-    progression: ProgressionRules | None = None  # the journal's rules (rules/progression), when the folder has them
+    # The journal's rules (rules/progression), validated with the rest and kept pickled until the journal
+    # asks for them: a plan does not pay for their models. None when the rules folder has none.
+    kept_progression: bytes | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def progression(self) -> ProgressionRules | None:
+        return None if self.kept_progression is None else stored.decode(self.kept_progression)
 
     @cached_property
     def index(self) -> PlanIndex:
@@ -89,7 +99,7 @@ class _Loaded:
 
     knowledge: Knowledge
     rules: RuleSet
-    progression: ProgressionRules | None
+    progression: bytes | None  # pickled ProgressionRules (see RuleBook.kept_progression)
 
     def fits(self, key: tuple[str, str, str, str] | None) -> bool:
         """Whether these are the bytes the key was computed from (a file changed while loading: not kept)."""
@@ -100,7 +110,11 @@ def _load(rules_path: Path, knowledge_path: Path) -> _Loaded:
     knowledge = load_knowledge(knowledge_path)  # knowledge errors are reported first
     rules = load_rules(rules_path, knowledge)
     # The journal's progression rules are part of the rules folder: a defect there is refused by every command.
-    progression = load_progression(rules, knowledge) if progression_dir(rules.root).is_dir() else None
+    from .journal.rules import load_progression, progression_dir
+
+    progression = None
+    if progression_dir(rules.root).is_dir():
+        progression = pickle.dumps(load_progression(rules, knowledge), protocol=pickle.HIGHEST_PROTOCOL)
     verdict = verdicts.key(rules.digest, knowledge.digest)
     if not verdicts.passed(verdict):  # the proofs run once per set of bytes (engine/verdicts.py)
         from .check import enforce

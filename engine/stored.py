@@ -19,8 +19,8 @@ import hashlib
 import io
 import os
 import pickle
-import platform
 import stat
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ def key(*parts: str) -> str:
     import pydantic
 
     h = hashlib.sha256()
-    for part in (_FORMAT, verdicts.engine_digest(), platform.python_version(), pydantic.VERSION, *parts):
+    for part in (_FORMAT, verdicts.engine_digest(), sys.version, pydantic.VERSION, *parts):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()
@@ -79,6 +79,11 @@ class _DataOnly(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} is not the engine's data")
 
 
+def decode(data: bytes) -> Any:
+    """Pickled engine data back as objects (only the engine's classes and plain data types)."""
+    return _DataOnly(io.BytesIO(data)).load()
+
+
 def fetch(name: str) -> Any | None:
     """The book kept under ``name``, or None (not kept, not ours, or not readable as the engine's data)."""
     folder = _folder()
@@ -86,7 +91,7 @@ def fetch(name: str) -> Any | None:
     if not (_private(folder) and _private(path)):
         return None
     try:
-        return _DataOnly(io.BytesIO(path.read_bytes())).load()
+        return decode(path.read_bytes())
     except Exception:  # whatever is wrong with a cached copy, the files are read instead
         return None
 

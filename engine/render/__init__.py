@@ -1,8 +1,8 @@
 """Renderings of a finished ``Plan``: terminal text, Markdown and one printable HTML page.
 
 ``render_text``, ``render_markdown`` and ``render_html`` share the person's words (``words.reading``); none
-of them decides anything. ``rich`` (text) and ``jinja2`` (html) are imported only when those formats are
-used, so ``plan --format json`` never pays for them.
+of them decides anything. ``jinja2`` (html) is imported only when that format is used, so the other formats
+never pay for it; terminal text needs no library beyond the standard one.
 """
 
 from __future__ import annotations
