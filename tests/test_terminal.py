@@ -32,7 +32,7 @@ ANSWERS = ["n", *(BASICS[f] for f in KNOWLEDGE.questions if f in BASICS), *(["n"
 
 def _screen(session: str) -> str:
     return subprocess.run(
-        ["tmux", "capture-pane", "-p", "-t", session, "-S", "-200"], capture_output=True, text=True, check=True
+        ["tmux", "capture-pane", "-p", "-t", session, "-S", "-"], capture_output=True, text=True, check=True
     ).stdout
 
 
