@@ -3,8 +3,9 @@
 ``rules check`` proves every declared meaning with the SMT solver, and every command does the same
 whenever it loads a rule set (fail closed). The verdict depends only on the rules, the knowledge and
 the engine's own code: the same bytes give the same verdict. A set that passed is remembered under the
-sha256 of all three, as an empty file in the user's cache folder (``$BACKPLAN_CACHE_DIR``, else
-``$XDG_CACHE_HOME/backplan``, else ``~/.cache/backplan``); any change to any rule, knowledge or engine
+sha256 of all three (the engine's files by path, size and modification time), as an empty file in the
+user's cache folder (``$BACKPLAN_CACHE_DIR``, else ``$XDG_CACHE_HOME/backplan``, else
+``~/.cache/backplan``); any change to any rule, knowledge or engine
 file is a different key, so it is checked again. Only passes are remembered: a defective set is checked,
 and refused, every time. A cache that cannot be read or written is no cache (never an error).
 """
@@ -30,14 +31,17 @@ def cache_dir() -> Path:
 
 
 def engine_digest() -> str:
-    """sha256 over the engine's Python files (the code that gives the verdict), computed once."""
+    """sha256 over the engine's Python files (the code that gives the verdict), computed once.
+
+    Each file counts by its path, size and modification time in nanoseconds, as Python's own bytecode
+    cache tells a changed source (reading and hashing every byte cost a fiftieth of a cold start): an
+    edit, a reinstall or another version is another digest."""
     global _engine_digest
     if _engine_digest is None:
         h = hashlib.sha256()
         for path in sorted(_ENGINE.rglob("*.py")):
-            h.update(path.relative_to(_ENGINE).as_posix().encode())
-            h.update(b"\0")
-            h.update(path.read_bytes())
+            st = path.stat()
+            h.update(f"{path.relative_to(_ENGINE).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _engine_digest = h.hexdigest()
     return _engine_digest
 
