@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 import engine
@@ -21,6 +22,9 @@ from engine.intake import BASELINE, baseline_answers
 from engine.obligations import Obligation, obligations
 from engine.ruleset import LEVEL_ORDER
 from engine.scenarios import (
+    CheckinEntry,
+    Expect,
+    ScenarioFile,
     exercised,
     load_scenario,
     load_scenarios,
@@ -245,11 +249,18 @@ def test_new_screening_question_leaves_every_shipped_scenario_valid(tmp_path: Pa
 # --- the docs stay in step with the folder ---------------------------------------------------------------------
 
 
-def test_documented_example_is_the_shipped_file() -> None:
+@pytest.mark.parametrize("label", ["A shipped example", "A shipped journal example"])
+def test_documented_example_is_the_shipped_file(label: str) -> None:
     text = DOC.read_text(encoding="utf-8")
-    match = re.search(r"A shipped example, `scenarios/([a-z0-9_]+\.toml)`:\n\n```toml\n(.*?)```", text, re.S)
+    match = re.search(label + r", `scenarios/([a-z0-9_]+\.toml)`:[^`]*```toml\n(.*?)```", text, re.S)
     assert match is not None
     assert (SCENARIOS / match.group(1)).read_text(encoding="utf-8") == match.group(2)
+
+
+@pytest.mark.parametrize("model", [ScenarioFile, CheckinEntry, Expect], ids=lambda m: m.__name__)
+def test_every_key_of_a_scenario_file_is_documented(model: type[BaseModel]) -> None:
+    documented = set(re.findall(r"^\| `\[{0,2}([a-z_]+)\]{0,2}` \|", DOC.read_text(encoding="utf-8"), re.M))
+    assert sorted(set(model.model_fields) - documented) == []
 
 
 def test_every_scenario_file_the_docs_name_exists() -> None:
