@@ -185,8 +185,51 @@ def toml_value(value: Any) -> str:
 
 
 def load_toml_file(path: Path, error: type[BackplanError]) -> dict[str, Any]:
+    """A data file (rules, knowledge, scenarios): TOML whose text holds words, never terminal control codes."""
     raw = read_bytes(path, error)
-    return parse_toml(decode_text(raw, str(path), error), str(path), error)
+    data = parse_toml(decode_text(raw, str(path), error), str(path), error)
+    found = _control_character(data, ())
+    if found is not None:
+        loc, char = found
+        entry = _entry_id(data, loc)
+        rule = entry if error.__name__ == "RuleError" else None
+        where = (
+            _loc_text(loc) if rule is not None or entry is None else f"{_loc_text(loc)} (the entry with id '{entry}')"
+        )
+        raise error(
+            f"control character U+{ord(char):04X} in the text: messages, names and steps are words for "
+            "people (a line break is fine), never terminal codes",
+            file=str(path),
+            rule=rule,
+            location=where,
+        )
+    return data
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line feed; C1 too
+
+
+def _control_character(value: Any, loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str] | None:
+    """Where the first string holding a control character is (in keys too), and that character."""
+    if isinstance(value, str):
+        match = _CONTROL.search(value)
+        return (loc, match.group()) if match else None
+    items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _control_character(key, (*loc, key)) if isinstance(key, str) else None
+        found = found or _control_character(item, (*loc, key))
+        if found is not None:
+            return found
+    return None
+
+
+def _entry_id(data: dict[str, Any], loc: tuple[int | str, ...]) -> str | None:
+    """The id of the ``[[rule]]``, ``[[exercise]]``... entry ``loc`` points into, if it has one."""
+    if len(loc) >= 2 and isinstance(loc[0], str) and isinstance(loc[1], int):
+        entry = data[loc[0]][loc[1]]
+        if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+            return str(entry["id"])
+    return None
 
 
 def _loc_text(loc: tuple[int | str, ...]) -> str:

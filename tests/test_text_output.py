@@ -82,6 +82,45 @@ def test_exercise_names_and_steps_print_literally_in_text(folders: tuple[Path, P
     assert _flat(f"{UNICODE_NEW} {BOLD}") in _flat(out)
 
 
+@pytest.mark.parametrize(
+    ("folder", "file", "old", "expected"),
+    [
+        (
+            "rules",
+            "select/always.toml",
+            ALWAYS,
+            "always.toml: rule always_warm_up_and_stretch: rule[1].then[0].message: control character U+001B",
+        ),
+        (
+            "knowledge",
+            "exercises/mobility_stretch.toml",
+            'name = "Cat-cow"',
+            "mobility_stretch.toml: exercise[1].name (the entry with id 'cat_cow')",
+        ),
+    ],
+    ids=["rule message", "exercise name"],
+)
+def test_terminal_codes_in_data_are_refused(tmp_path: Path, folder: str, file: str, old: str, expected: str) -> None:
+    """An escape sequence in a message would recolour or move a person's terminal: refused when loaded."""
+    rules = Path(shutil.copytree(engine.default_rules_dir(), tmp_path / "rules"))
+    knowledge = Path(shutil.copytree(engine.default_knowledge_dir(), tmp_path / "knowledge"))
+    target = (rules if folder == "rules" else knowledge) / file
+    _edit(target, old, old.replace("t", "t\\u001b[2J", 1))
+    code, out, err = _cli("plan", str(CLEAR), "--rules", str(rules), "--knowledge", str(knowledge))
+    assert (code, out) == (2, "")
+    assert expected in err and "control character U+001B" in err and err.count("\n") == 1
+
+
+def test_text_rendering_drops_control_characters(book: engine.RuleBook) -> None:
+    from engine.render import render_text
+
+    plan = engine.recommend(engine.load_intake(CLEAR, book.knowledge), book)
+    warning = plan.warnings[0].model_copy(update={"message": "Bell\x07 and \x1b[2J clear\x9b screen"})
+    text = render_text(plan.model_copy(update={"warnings": (warning, *plan.warnings[1:])}), book.knowledge, width=80)
+    assert "Bell and [2J clear screen" in _flat(text)
+    assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text)
+
+
 def test_markup_in_reports_prints_literally(folders: tuple[Path, Path]) -> None:
     code, out, err = _cli("rules", "show", "rf_saddle_numbness", *_book_args(folders))
     assert code == 0, err
