@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Generic, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -184,15 +184,32 @@ class Rule(BaseModel):
     then: tuple[Action, ...] = Field(min_length=1)
 
 
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+R = TypeVar("R", bound=_HasId)
+
+
 @dataclass(frozen=True)
-class LoadedRule:
-    rule: Rule
+class Loaded(Generic[R]):
+    """A rule as loaded: the rule and the file it came from (plan rules here, progression rules in the journal)."""
+
+    rule: R
     file: str
 
     @property
     def id(self) -> str:
         return self.rule.id
 
+    def fail(self, message: str, location: str, suggestion: str | None = None) -> RuleError:
+        """The error for a defect of this rule: file, rule id, where in it, and a "did you mean"."""
+        return RuleError(message, file=self.file, rule=self.id, location=location, suggestion=suggestion)
+
+
+@dataclass(frozen=True)
+class LoadedRule(Loaded[Rule]):
     @property
     def order_key(self) -> tuple[int, int, str]:
         return (STAGES.index(self.rule.stage), self.rule.priority, self.rule.id)
@@ -275,25 +292,22 @@ def _check_shape(item: LoadedRule) -> None:
     when = item.rule.when
     depth = _depth(when)
     if depth > MAX_DEPTH:
-        raise _fail(item, f"condition nests {depth} levels deep; at most {MAX_DEPTH}", "when")
+        raise item.fail(f"condition nests {depth} levels deep; at most {MAX_DEPTH}", "when")
     shape = pattern_shape(compile_condition(when))
     if shape.leaves > MAX_LEAVES:
-        raise _fail(
-            item,
+        raise item.fail(
             f"condition has {shape.leaves:,} leaves (comparisons; an 'in' list counts each value); "
             f"at most {MAX_LEAVES}",
             "when",
         )
     if shape.terms > MAX_TERMS:
-        raise _fail(
-            item,
+        raise item.fail(
             f"condition has {shape.terms:,} alternatives (written as an 'any' of 'all's); at most {MAX_TERMS} "
             "(durable_rules crashes from 64 that hold at once)",
             "when",
         )
     if shape.groups > MAX_GROUPS:
-        raise _fail(
-            item,
+        raise item.fail(
             f"condition compiles to {shape.groups} and/or groups; at most {MAX_GROUPS} "
             "(durable_rules fails from 16: error 113)",
             "when",
@@ -316,7 +330,7 @@ def _check_repeats(item: LoadedRule, cond: Condition) -> None:
                 key = json.dumps(value)  # true is not 1
                 if key in values:
                     shown = str(value).lower() if isinstance(value, bool) else str(value)
-                    raise _fail(item, f"'{cond.op}' lists '{shown}' twice: {cond.describe()}", f"when: {cond.field}")
+                    raise item.fail(f"'{cond.op}' lists '{shown}' twice: {cond.describe()}", f"when: {cond.field}")
                 values.add(key)
         return
     word = "all" if cond.all is not None else "any" if cond.any is not None else "none"
@@ -324,7 +338,7 @@ def _check_repeats(item: LoadedRule, cond: Condition) -> None:
     for child in cond.children():
         key = json.dumps(compile_condition(child), sort_keys=True)  # what durable_rules sees
         if key in siblings:
-            raise _fail(item, f"'{word}' lists the same condition twice: {child.describe()}", "when")
+            raise item.fail(f"'{word}' lists the same condition twice: {child.describe()}", "when")
         siblings.add(key)
         _check_repeats(item, child)
 
@@ -449,41 +463,32 @@ def _derived_facts(loaded: Sequence[LoadedRule]) -> dict[str, Stage]:
     return out
 
 
-def _fail(item: LoadedRule, message: str, location: str, suggestion: str | None = None) -> RuleError:
-    return RuleError(message, file=item.file, rule=item.id, location=location, suggestion=suggestion)
-
-
 def _check_rule(item: LoadedRule, knowledge: Knowledge, fields: Mapping[str, FieldSpec]) -> None:
     rule = item.rule
     if rule.source not in knowledge.sources:
-        raise _fail(item, f"unknown source '{rule.source}'", "source", closest(rule.source, knowledge.sources))
+        raise item.fail(f"unknown source '{rule.source}'", "source", closest(rule.source, knowledge.sources))
     for leaf in rule.when.leaves():
         _check_leaf(item, leaf, fields, knowledge)
     for index, action in enumerate(rule.then):
         where = f"then[{index}]"
         if rule.stage not in ACTION_STAGES[action.action]:
             allowed = ", ".join(ACTION_STAGES[action.action])
-            raise _fail(
-                item, f"action '{action.action}' is not allowed in stage '{rule.stage}' (only: {allowed})", where
-            )
+            raise item.fail(f"action '{action.action}' is not allowed in stage '{rule.stage}' (only: {allowed})", where)
         if isinstance(action, (Exclude, Include, AddCaution)):  # the exercises and tags they select exist
             for ex in action.exercises:
                 if ex not in knowledge.exercises:
-                    raise _fail(
-                        item, f"unknown exercise '{ex}'", f"{where}.exercises", closest(ex, knowledge.exercises)
-                    )
+                    raise item.fail(f"unknown exercise '{ex}'", f"{where}.exercises", closest(ex, knowledge.exercises))
             for tag in action.tags:
                 if tag not in knowledge.tags:
-                    raise _fail(item, f"unknown tag '{tag}'", f"{where}.tags", closest(tag, knowledge.tags))
+                    raise item.fail(f"unknown tag '{tag}'", f"{where}.tags", closest(tag, knowledge.tags))
             if isinstance(action, Include):
                 never = [ex for ex in action.exercises if knowledge.exercises[ex].never_recommend]
                 if never:
-                    raise _fail(
-                        item, f"includes '{never[0]}', which the catalogue marks never-recommend", f"{where}.exercises"
+                    raise item.fail(
+                        f"includes '{never[0]}', which the catalogue marks never-recommend", f"{where}.exercises"
                     )
         if isinstance(action, ChooseProgramme) and action.programme not in knowledge.programmes:
-            raise _fail(
-                item,
+            raise item.fail(
                 f"unknown programme '{action.programme}'",
                 f"{where}.programme",
                 closest(action.programme, knowledge.programmes),
@@ -496,8 +501,7 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
     op = leaf.op
     if op == "contains":
         if leaf.field not in ("equipment", "conditions"):
-            raise _fail(
-                item,
+            raise item.fail(
                 "'contains' works on equipment or conditions",
                 where,
                 closest(leaf.field, ["equipment", "conditions"]),
@@ -505,8 +509,7 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
         target = leaf.target()
         if target not in fields:
             vocab = knowledge.equipment if leaf.field == "equipment" else knowledge.conditions
-            raise _fail(
-                item,
+            raise item.fail(
                 f"unknown {'condition' if leaf.field == 'conditions' else 'equipment'} id '{leaf.contains}'",
                 where,
                 closest(str(leaf.contains), vocab),
@@ -515,17 +518,15 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
     else:
         if leaf.field not in fields:
             if leaf.field.startswith("derived."):
-                raise _fail(
-                    item,
+                raise item.fail(
                     "no rule derives this fact",
                     where,
                     closest(leaf.field, [f for f in fields if f.startswith("derived.")]),
                 )
-            raise _fail(item, "unknown field", where, closest(leaf.field, fields))
+            raise item.fail("unknown field", where, closest(leaf.field, fields))
         spec = fields[leaf.field]
     if STAGES.index(item.rule.stage) < STAGES.index(spec.first_stage):
-        raise _fail(
-            item,
+        raise item.fail(
             f"field '{spec.name}' is only known from stage '{spec.first_stage}' on "
             f"(this rule is in '{item.rule.stage}')",
             where,
@@ -535,15 +536,14 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
     operand = leaf.operand
     values = operand if isinstance(operand, tuple) else (operand,)
     if op in ("lt", "lte", "gt", "gte") and spec.kind != "int":
-        raise _fail(item, f"'{op}' needs a number field, '{spec.name}' is {spec.kind}", where)
+        raise item.fail(f"'{op}' needs a number field, '{spec.name}' is {spec.kind}", where)
     for value in values:
         if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-            raise _fail(item, f"'{spec.name}' is a number, got {value!r}", where)
+            raise item.fail(f"'{spec.name}' is a number, got {value!r}", where)
         if spec.kind == "bool" and (not isinstance(value, bool)):
-            raise _fail(item, f"'{spec.name}' is true or false, got {value!r}", where)
+            raise item.fail(f"'{spec.name}' is true or false, got {value!r}", where)
         if spec.kind == "enum" and value not in spec.values:
-            raise _fail(
-                item,
+            raise item.fail(
                 f"'{value}' is not a value of '{spec.name}' (one of: {', '.join(map(str, spec.values))})",
                 where,
                 closest(str(value), [str(v) for v in spec.values]),
@@ -553,8 +553,7 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
 
     satisfiable = any(_compare(op, v, operand) for v in spec.values)
     if not satisfiable:
-        raise _fail(
-            item,
+        raise item.fail(
             f"condition '{leaf.describe()}' can never hold ({spec.name} is {spec.minimum}..{spec.maximum})"
             if spec.kind == "int"
             else f"condition '{leaf.describe()}' can never hold",

@@ -36,7 +36,7 @@ from ..conditions import Condition, _compare
 from ..errors import RuleError, closest
 from ..facts import FieldSpec
 from ..knowledge import ID_PATTERN, Knowledge
-from ..ruleset import PROGRESSION_DIR, RuleSet, validated_rules
+from ..ruleset import PROGRESSION_DIR, Loaded, RuleSet, validated_rules
 
 Decision = Literal["stop", "regress", "hold", "progress"]
 # The more cautious first: breaks ties between decision rules of the same priority.
@@ -157,14 +157,7 @@ class _File(_Strict):
     dosing: Dosing | None = None
 
 
-@dataclass(frozen=True)
-class LoadedProgressionRule:
-    rule: ProgressionRule
-    file: str
-
-    @property
-    def id(self) -> str:
-        return self.rule.id
+LoadedProgressionRule = Loaded[ProgressionRule]
 
 
 @dataclass(frozen=True)
@@ -182,10 +175,6 @@ class ProgressionRules:
 
 def progression_dir(rules_root: Path | str) -> Path:
     return Path(rules_root) / PROGRESSION_DIR
-
-
-def _fail(item: LoadedProgressionRule, message: str, location: str, suggestion: str | None = None) -> RuleError:
-    return RuleError(message, file=item.file, rule=item.id, location=location, suggestion=suggestion)
 
 
 def read_files(folder: Path) -> tuple[list[LoadedProgressionRule], Dosing, str]:
@@ -228,29 +217,28 @@ def _check_condition(item: LoadedProgressionRule, where: str, cond: Condition) -
         assert leaf.field is not None
         at = f"{where}: {leaf.field}"
         if leaf.op == "contains":
-            raise _fail(item, "'contains' has no list to look in: a check-in's fields are single values", at)
+            raise item.fail("'contains' has no list to look in: a check-in's fields are single values", at)
         spec = EVENT_FIELDS.get(leaf.field)
         if spec is None:
-            raise _fail(item, "unknown check-in field", at, closest(leaf.field, EVENT_FIELDS))
+            raise item.fail("unknown check-in field", at, closest(leaf.field, EVENT_FIELDS))
         values = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
         if leaf.op in ("lt", "lte", "gt", "gte") and spec.kind != "int":
-            raise _fail(item, f"'{leaf.op}' needs a number field, '{spec.name}' is {spec.kind}", at)
+            raise item.fail(f"'{leaf.op}' needs a number field, '{spec.name}' is {spec.kind}", at)
         for value in values:
             if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise _fail(item, f"'{spec.name}' is a number, got {value!r}", at)
+                raise item.fail(f"'{spec.name}' is a number, got {value!r}", at)
             if spec.kind == "bool" and not isinstance(value, bool):
-                raise _fail(item, f"'{spec.name}' is true or false, got {value!r}", at)
+                raise item.fail(f"'{spec.name}' is true or false, got {value!r}", at)
             if spec.kind == "enum" and value not in spec.values:
-                raise _fail(
-                    item,
+                raise item.fail(
                     f"'{value}' is not a value of '{spec.name}' (one of: {', '.join(map(str, spec.values))})",
                     at,
                     closest(str(value), [str(v) for v in spec.values]),
                 )
         if not any(_compare(leaf.op, v, leaf.operand) for v in spec.values):
-            raise _fail(item, f"condition '{leaf.describe()}' can never hold", at)
+            raise item.fail(f"condition '{leaf.describe()}' can never hold", at)
     if _uses_always(cond):
-        raise _fail(item, "'always' is not needed here: leave the condition out", where)
+        raise item.fail("'always' is not needed here: leave the condition out", where)
 
 
 def _uses_always(cond: Condition) -> bool:
@@ -287,11 +275,11 @@ def load_progression(plan_rules: RuleSet, knowledge: Knowledge) -> ProgressionRu
         seen[item.id] = item
         rule = item.rule
         if rule.source not in knowledge.sources:
-            raise _fail(item, f"unknown source '{rule.source}'", "source", closest(rule.source, knowledge.sources))
+            raise item.fail(f"unknown source '{rule.source}'", "source", closest(rule.source, knowledge.sources))
         for where, cond in rule.conditions():
             _check_condition(item, where, cond)
         if rule.window is not None and rule.window.at_least is not None and rule.window.at_least > rule.window.days:
-            raise _fail(item, "more check-ins than days in the window: at most one check-in a day", "window.at_least")
+            raise item.fail("more check-ins than days in the window: at most one check-in a day", "window.at_least")
     if dosing.source not in knowledge.sources:
         raise RuleError(f"unknown source '{dosing.source}'", file=dosing_file, location="dosing.source")
     ordered = tuple(sorted(loaded, key=lambda r: (r.rule.priority, r.id)))
