@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Generic, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -531,9 +531,14 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
             f"(this rule is in '{item.rule.stage}')",
             where,
         )
-    if op == "contains":
-        return
-    operand = leaf.operand
+    if op != "contains":
+        check_values(item, leaf, spec, where)
+
+
+def check_values(item: Loaded[Any], leaf: Condition, spec: FieldSpec, where: str) -> None:
+    """A comparison leaf against the field it reads: the operator fits the field's kind, every value is one
+    the field can take, and some value of the field satisfies it (else it can never hold)."""
+    op, operand = leaf.op, leaf.operand
     values = operand if isinstance(operand, tuple) else (operand,)
     if op in ("lt", "lte", "gt", "gte") and spec.kind != "int":
         raise item.fail(f"'{op}' needs a number field, '{spec.name}' is {spec.kind}", where)
@@ -548,11 +553,9 @@ def _check_leaf(item: LoadedRule, leaf: Condition, fields: Mapping[str, FieldSpe
                 where,
                 closest(str(value), [str(v) for v in spec.values]),
             )
-    # A comparison that no value of the field satisfies can never hold (e.g. intensity > 10).
     from .conditions import _compare
 
-    satisfiable = any(_compare(op, v, operand) for v in spec.values)
-    if not satisfiable:
+    if not any(_compare(op, v, operand) for v in spec.values):
         raise item.fail(
             f"condition '{leaf.describe()}' can never hold ({spec.name} is {spec.minimum}..{spec.maximum})"
             if spec.kind == "int"

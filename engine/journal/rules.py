@@ -32,11 +32,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 
 from .._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from ..compiler import Predicate, compile_condition, compile_predicate
-from ..conditions import Condition, _compare
+from ..conditions import Condition
 from ..errors import RuleError, closest
 from ..facts import FieldSpec
 from ..knowledge import ID_PATTERN, Knowledge
-from ..ruleset import PROGRESSION_DIR, Loaded, RuleSet, validated_rules
+from ..ruleset import PROGRESSION_DIR, Loaded, RuleSet, check_values, validated_rules
 
 Decision = Literal["stop", "regress", "hold", "progress"]
 # The more cautious first: breaks ties between decision rules of the same priority.
@@ -221,22 +221,7 @@ def _check_condition(item: LoadedProgressionRule, where: str, cond: Condition) -
         spec = EVENT_FIELDS.get(leaf.field)
         if spec is None:
             raise item.fail("unknown check-in field", at, closest(leaf.field, EVENT_FIELDS))
-        values = leaf.operand if isinstance(leaf.operand, tuple) else (leaf.operand,)
-        if leaf.op in ("lt", "lte", "gt", "gte") and spec.kind != "int":
-            raise item.fail(f"'{leaf.op}' needs a number field, '{spec.name}' is {spec.kind}", at)
-        for value in values:
-            if spec.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-                raise item.fail(f"'{spec.name}' is a number, got {value!r}", at)
-            if spec.kind == "bool" and not isinstance(value, bool):
-                raise item.fail(f"'{spec.name}' is true or false, got {value!r}", at)
-            if spec.kind == "enum" and value not in spec.values:
-                raise item.fail(
-                    f"'{value}' is not a value of '{spec.name}' (one of: {', '.join(map(str, spec.values))})",
-                    at,
-                    closest(str(value), [str(v) for v in spec.values]),
-                )
-        if not any(_compare(leaf.op, v, leaf.operand) for v in spec.values):
-            raise item.fail(f"condition '{leaf.describe()}' can never hold", at)
+        check_values(item, leaf, spec, at)
     if _uses_always(cond):
         raise item.fail("'always' is not needed here: leave the condition out", where)
 
