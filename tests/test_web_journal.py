@@ -143,3 +143,22 @@ def test_the_progress_page_is_the_progress_html_with_the_actions(
     policy = response.headers["content-security-policy"]
     assert all(f"'{h}'" in policy for h in inline_style_hashes(response.text))
     assert re.search(r'\sstyle="', response.text) is None
+
+
+@pytest.mark.parametrize("path", ["/checkin", "/progress"])
+def test_a_journal_that_fails_while_serving_is_a_503_and_records_nothing(
+    book: engine.RuleBook, journal: str, path: str
+) -> None:
+    """The server's journal (not the person's input) breaks at request time: 503 in plain words, no trace."""
+    with TestClient(create_app(book, journal), raise_server_exceptions=False) as c:
+        assert post(c, "/checkin", checkin()).status_code == 200
+        broken = b"not a database: " * 512
+        with open(journal, "r+b") as f:  # the same file, its pages overwritten
+            f.write(broken)
+        response = post(
+            c, path, checkin(date="2026-12-02") if path == "/checkin" else {"answers": json.dumps(BASE_ANSWERS)}
+        )
+    assert response.status_code == 503
+    assert "The training journal cannot be used just now" in response.text
+    assert "Traceback" not in response.text and "sqlite" not in response.text.lower()
+    assert Path(journal).read_bytes().startswith(broken)

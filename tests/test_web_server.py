@@ -221,3 +221,33 @@ def test_sigterm_stops_the_server(tmp_path: Path) -> None:
     # uvicorn shuts down gracefully, then ends by the signal it was sent (as a service manager expects)
     assert stop(process) in (0, -signal.SIGTERM)
     assert "Finished server process" in (tmp_path / "log").read_text()
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_journal(tmp_path: Path) -> None:
+    """``serve --workers 2 --journal FILE``: check-ins posted over separate connections (the two workers take
+    them as they come) all land in the one journal, in date order, and the progress page reads them back."""
+    from urllib.parse import urlencode
+
+    journal = tmp_path / "journal.sqlite3"
+    form = "application/x-www-form-urlencoded"
+    days = [f"2026-11-{day:02d}" for day in range(1, 21)]
+    with running(tmp_path / "serve.log", ["--workers", "2", "--journal", str(journal)]) as server:
+        workers = [pid for pid in children(server.process.pid) if _is_python(pid)]
+        assert len(workers) >= 2
+        for day in days:
+            values = {"answers": json.dumps(answers()), "record": "1", "date": day, "person": "me"}
+            values |= {"pain_during": "2", "pain_next_day": "1", "done": "all"}
+            status, body = post(server.url + "/checkin", urlencode(values).encode(), form)
+            assert status == 200 and b"Recorded the session of " + day.encode() in body
+        status, body = post(
+            server.url + "/progress", urlencode({"answers": json.dumps(answers()), "person": "me"}).encode(), form
+        )
+        assert status == 200 and b"<svg" in body
+    exported = subprocess.run(
+        [sys.executable, "-m", "cli", "journal", "export", "--person", "me", "--journal", str(journal)],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    )
+    assert [c["date"] for c in json.loads(exported.stdout)["checkins"]] == days
