@@ -337,6 +337,24 @@ def test_on_a_phone(browser: Any, server: Server, book: Any) -> None:
     assert watch.problems == []
 
 
+@pytest.mark.parametrize("example", sorted(p.name for p in (ROOT / "examples").glob("*.toml")))
+def test_the_printable_page_fits_a_phone(browser: Any, book: engine.RuleBook, tmp_path: Path, example: str) -> None:
+    """``plan --format html`` on its own (no web app around it), with the physiotherapist's appendix: nothing
+    wider than a 390 px phone screen."""
+    from engine.render import render_html
+
+    plan = engine.recommend(engine.load_intake(ROOT / "examples" / example, book.knowledge), book)
+    page_file = tmp_path / "plan.html"
+    page_file.write_text(render_html(plan, book.knowledge, for_physio=True), encoding="utf-8")
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    try:
+        p = context.new_page()
+        p.goto(page_file.as_uri())
+        assert p.evaluate("document.documentElement.scrollWidth") <= 390, p.evaluate(WIDE)
+    finally:
+        context.close()
+
+
 def test_plan_prints_without_the_toolbar(page: tuple[Any, Watch], server: Server, book: Any) -> None:
     p, _ = page
     p.goto(server.url + "/")
