@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from .dosing import dose_for, level_of
+from .dosing import Dose, dose_for, level_of
 from .eligibility import ExerciseStatus
-from .facts import intake_fact, stage_fact
-from .index import PlanIndex, equipment_choice
+from .facts import stage_fact
+from .index import PlanIndex, cautions_for, equipment_choice
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
 from .plan import (
@@ -26,14 +26,6 @@ DOSING_PREFIX = "dosing:"
 # --- assembly --------------------------------------------------------------------------------------
 
 
-def _dose(
-    ex: Exercise, d: Decisions, programme: str, intake: Intake, knowledge: Knowledge
-) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
-    return dose_with_rules(
-        ex, programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d, knowledge
-    )
-
-
 def dose_with_rules(
     ex: Exercise,
     programme: str,
@@ -47,7 +39,11 @@ def dose_with_rules(
     """The dosing table's dose (knowledge/dosing.toml), then any rule prescriptions, then the rules' caps."""
     table = knowledge.dosing
     level = level_of(experience, active, table)
-    base = dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived))
+    return _with_rules(ex, dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived)), d)
+
+
+def _with_rules(ex: Exercise, base: Dose, d: Decisions) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    """The rule prescriptions, then the rules' caps, applied to the dosing table's dose."""
     sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
     used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
     for item, rx in d.prescriptions:
@@ -122,8 +118,9 @@ def assemble_sessions(
     eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
-    # The select-stage fact: which catalogue cautions concern this person.
-    fact = stage_fact(intake_fact(intake, k), programme, d.derived, list(book.rules.derived))
+    # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
+    fact = stage_fact(d.base, programme, d.derived, index.derived_names)
+    case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
     used: dict[str, int] = {}
     # The parts of an exercise's rank that do not change during the plan: preferred first, then
     # closest to the target level, then catalogue order; times used in earlier sessions goes second.
@@ -152,9 +149,10 @@ def assemble_sessions(
             for ex in _pick_block(block, pool, taken, rank):
                 dose = doses.get(ex.id)
                 if dose is None:
-                    dose = doses[ex.id] = _dose(ex, d, programme, intake, k)
+                    dose = doses[ex.id] = _with_rules(ex, index.table_dose(ex, case), d)
                 sets, reps, hold, rest, dosed_by = dose
-                equipment = equipment_choice(index.exercises[ex.id], owned) or ()
+                facts = index.exercises[ex.id]
+                equipment = equipment_choice(facts, owned) or ()
                 planned.append(
                     PlannedExercise(
                         id=ex.id,
@@ -169,7 +167,7 @@ def assemble_sessions(
                         dosed_by=dosed_by,
                         steps=ex.steps,
                         cautions=_relative_to_leg(
-                            tuple(dict.fromkeys([*ex.cautions_for(fact), *d.cautions.get(ex.id, ())])), intake
+                            tuple(dict.fromkeys([*cautions_for(facts, fact), *d.cautions.get(ex.id, ())])), intake
                         ),
                         why=_why(ex.id, statuses[ex.id].because, index),
                         source=ex.source,

@@ -4,12 +4,13 @@ reference check of every stage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .compiler import StageCheck, compile_stage_check
+from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
+from .dosing import Dose, dose_for, level_of
 from .facts import STAGES, reader
 from .knowledge import LEVELS, Exercise, Knowledge
 from .plan import (
@@ -70,13 +71,22 @@ class ExerciseFacts:
     prerequisite: Reason | None
     prerequisite_level: int  # the lowest level among its prerequisites (planned only above it)
     too_hard: Mapping[str, Reason]  # experience -> "an advanced exercise; experience is ..."
+    # The catalogue's cautions in order, each with its condition compiled (None: every person's).
+    cautions: tuple[tuple[str, Predicate | None], ...]
+
+
+# What the dosing table reads of one plan: programme, level, goal, usual pain and the derived facts that
+# a step's ``unless_derived`` names (the table reads no other derived fact).
+DosingCase = tuple[str, str, str, int, frozenset[str]]
 
 
 STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
 
 
 class PlanIndex:
-    """Built once per ``RuleBook``; read-only afterwards, so safe to share between threads."""
+    """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
+    memo of the dosing table's doses, each entry a pure function of its key (two threads filling the
+    same entry store equal values; a dict item assignment is atomic)."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -148,6 +158,10 @@ class PlanIndex:
                 prerequisite=prerequisite,
                 prerequisite_level=prerequisite_level,
                 too_hard={person: reason("level", level=ex.level, experience=person) for person in LEVELS[:level]},
+                cautions=tuple(
+                    (c, None) if isinstance(c, str) else (c.text, compile_predicate(c.when))
+                    for c in ex.contraindications
+                ),
             )
         self.not_included = {
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
@@ -160,6 +174,37 @@ class PlanIndex:
                     self.warnings[id(action)] = PlanWarning(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
+        # The order of the stages' facts and of the programmes (per plan they would be recomputed).
+        self.derived_names = tuple(sorted(rules.derived))
+        self.caution_ranks = {p.id: p.caution_rank for p in knowledge.programmes.values()}
+        self._dosing = knowledge.dosing
+        self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
+        self._doses: dict[tuple[str, DosingCase], Dose] = {}
+
+    def dosing_case(
+        self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
+    ) -> DosingCase:
+        return (
+            programme,
+            level_of(experience, active, self._dosing),
+            goal,
+            pain,
+            self._dosing_facts.intersection(derived),
+        )
+
+    def table_dose(self, ex: Exercise, case: DosingCase) -> Dose:
+        """``dosing.dose_for`` for ``case``, computed once per exercise and case."""
+        key = (ex.id, case)
+        dose = self._doses.get(key)
+        if dose is None:
+            programme, level, goal, pain, derived = case
+            dose = self._doses[key] = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
+        return dose
+
+
+def cautions_for(facts: ExerciseFacts, fact: Mapping[str, Any]) -> tuple[str, ...]:
+    """``Exercise.cautions_for`` with the conditions compiled (``compile_predicate``: the same semantics)."""
+    return tuple(text for text, holds in facts.cautions if holds is None or holds(fact))
 
 
 def equipment_choice(facts: ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:

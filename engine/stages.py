@@ -42,6 +42,7 @@ class Decisions:
     prescriptions: list[tuple[LoadedRule, Prescribe]] = field(default_factory=list)
     limits: list[tuple[LoadedRule, Limit]] = field(default_factory=list)
     cautions: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> cautions rules added
+    base: dict[str, Any] = field(default_factory=dict)  # the intake's fact (``facts.intake_fact``), read-only
 
 
 def _apply(facts: RuleFacts, d: Decisions) -> None:
@@ -98,9 +99,9 @@ def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions
 def decide(intake: Intake, book: RuleBook) -> tuple[Decisions, str | None]:
     """Run the stages; returns the decisions and the chosen programme (None when the screen stops)."""
     d = Decisions()
-    base = intake_fact(intake, book.knowledge)
-    all_derived = list(book.rules.derived)
-    ranks = {p.id: p.caution_rank for p in book.knowledge.programmes.values()}
+    base = d.base = intake_fact(intake, book.knowledge)
+    index = book.index
+    all_derived, ranks = index.derived_names, index.caution_ranks
     programme: str | None = None
     for spec in PIPELINE:
         if spec.runs != "always" and d.stops:  # a stop ends the pipeline: no plan
