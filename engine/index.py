@@ -50,7 +50,9 @@ class RuleFacts:
     stops: tuple[Stop, ...]
     warnings: tuple[Stop | Warn, ...]  # stops and warnings, interleaved as written
     excludes: tuple[tuple[tuple[str, ...], Reason], ...]
-    includes: tuple[tuple[tuple[str, ...], bool], ...]  # (exercise ids, prefer)
+    # The exercises its includes select, each once (in include then catalogue order), and those it prefers.
+    include_ids: tuple[str, ...]
+    preferred_ids: frozenset[str]
     include_reasons: tuple[tuple[frozenset[str], str, bool], ...]  # (exercise ids, the reason, names them)
     programmes: tuple[str, ...]
     derives: tuple[str, ...]
@@ -104,10 +106,11 @@ class PlanIndex:
                     for a in then
                     if isinstance(a, Exclude)
                 ),
-                includes=tuple(
-                    (tuple(ex.id for ex in exercises if selects(a, ex)), a.prefer)
-                    for a in then
-                    if isinstance(a, Include)
+                include_ids=tuple(
+                    dict.fromkeys(ex.id for a in then if isinstance(a, Include) for ex in exercises if selects(a, ex))
+                ),
+                preferred_ids=frozenset(
+                    ex.id for a in then if isinstance(a, Include) and a.prefer for ex in exercises if selects(a, ex)
                 ),
                 include_reasons=tuple(
                     (frozenset(ex.id for ex in exercises if selects(a, ex)), a.reason, bool(a.exercises))
@@ -163,6 +166,20 @@ class PlanIndex:
                     for c in ex.contraindications
                 ),
             )
+        # Per experience, each exercise's eligibility reasons that do not depend on the rest of the answers:
+        # never recommended (listed before the equipment's), then too hard, then prerequisites (after it).
+        self.eligibility: dict[str, tuple[tuple[str, ExerciseFacts, tuple[Reason, ...], tuple[Reason, ...]], ...]] = {}
+        for person, experience in enumerate(LEVELS):
+            rows = []
+            for ex_id, facts in self.exercises.items():
+                after = []
+                if facts.level > person:
+                    after.append(facts.too_hard[experience])
+                if facts.prerequisite is not None and facts.prerequisite_level >= person:
+                    after.append(facts.prerequisite)
+                before = (facts.never,) if facts.never is not None else ()
+                rows.append((ex_id, facts, before, tuple(after)))
+            self.eligibility[experience] = tuple(rows)
         self.not_included = {
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
             for p in knowledge.programmes

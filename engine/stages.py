@@ -35,7 +35,7 @@ class Decisions:
     stops: list[tuple[LoadedRule, Stop]] = field(default_factory=list)
     warnings: list[tuple[LoadedRule, Warn | Stop]] = field(default_factory=list)
     excluded: dict[str, list[Reason]] = field(default_factory=dict)
-    included: dict[str, list[str]] = field(default_factory=dict)
+    included: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> the distinct rules including it
     preferred: set[str] = field(default_factory=set)
     programmes: list[tuple[LoadedRule, str]] = field(default_factory=list)
     derived: dict[str, str] = field(default_factory=dict)  # fact -> rule id
@@ -58,16 +58,17 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
                 excluded[ex_id].append(reason)
             else:
                 excluded[ex_id] = [reason]
-    for chosen, prefer in facts.includes:
+    if facts.include_ids:
+        # Once per exercise however many of the rule's includes select it: each list in ``included``
+        # holds distinct rule ids (a rule is applied once per plan).
         included = d.included
         rule_id = item.rule.id
-        for ex_id in chosen:
+        for ex_id in facts.include_ids:
             if ex_id in included:
                 included[ex_id].append(rule_id)
             else:
                 included[ex_id] = [rule_id]
-        if prefer:
-            d.preferred.update(chosen)
+        d.preferred.update(facts.preferred_ids)
     for programme in facts.programmes:
         d.programmes.append((item, programme))
     for name in facts.derives:
