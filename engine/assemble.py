@@ -5,9 +5,9 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from .dosing import Dose, dose_for, level_of
+from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .eligibility import ExerciseStatus
 from .facts import stage_fact
 from .index import PlanIndex, cautions_for, equipment_choice
@@ -19,9 +19,6 @@ from .plan import (
 )
 from .rulebook import RuleBook
 from .stages import Decisions
-
-# ``dosed_by`` names the dosing table's steps with this prefix, the rules by their ids.
-DOSING_PREFIX = "dosing:"
 
 # --- assembly --------------------------------------------------------------------------------------
 
@@ -39,13 +36,17 @@ def dose_with_rules(
     """The dosing table's dose (knowledge/dosing.toml), then any rule prescriptions, then the rules' caps."""
     table = knowledge.dosing
     level = level_of(experience, active, table)
-    return _with_rules(ex, dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived)), d)
+    base = dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived))
+    return _with_rules(ex, base, tuple(f"{DOSING_PREFIX}{step}" for step in base.steps), d)
 
 
-def _with_rules(ex: Exercise, base: Dose, d: Decisions) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
-    """The rule prescriptions, then the rules' caps, applied to the dosing table's dose."""
+def _with_rules(
+    ex: Exercise, base: Dose, steps: tuple[str, ...], d: Decisions
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    """The rule prescriptions, then the rules' caps, applied to the dosing table's dose (``steps``: the
+    names of the table's steps that made it)."""
     sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
-    used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
+    used: list[str] = list(steps)
     for item, rx in d.prescriptions:
         if ex.category not in rx.categories:
             continue
@@ -68,14 +69,8 @@ def _with_rules(ex: Exercise, base: Dose, d: Decisions) -> tuple[int, str | None
     return sets, reps, hold, rest, tuple(dict.fromkeys(used))
 
 
-def _pick_block(
-    template: BlockTemplate,
-    pool: Sequence[Exercise],
-    taken: set[str],
-    rank: Callable[[Exercise], tuple[int, int, int, int]],
-) -> list[Exercise]:
-    """Fill one block from its candidates (``pool``): pattern slots first, then variety, then rank."""
-    ordered = sorted(pool, key=rank)  # rank ends with the catalogue position: a strict total order
+def _pick_block(template: BlockTemplate, ordered: Sequence[Exercise], taken: set[str]) -> list[Exercise]:
+    """Fill one block from its candidates in rank order: pattern slots first, then variety, then rank."""
     chosen: list[Exercise] = []
     for pattern in template.patterns:
         if len(chosen) >= template.count:
@@ -122,14 +117,15 @@ def assemble_sessions(
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
     case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
     used: dict[str, int] = {}
-    # The parts of an exercise's rank that do not change during the plan: preferred first, then
-    # closest to the target level, then catalogue order; times used in earlier sessions goes second.
+    # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
+    # to the target level, then catalogue order (a strict total order). The eligible exercises are
+    # sorted once without the times used, so every pool, a subsequence, is in rank order until something
+    # has been used; then a stable sort on (preferred, times used) restores it.
     preferred, levels, order = d.preferred, index.levels, index.order
-    fixed = {ex.id: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]) for ex in eligible}
+    eligible.sort(key=lambda ex: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]))
 
-    def rank(ex: Exercise) -> tuple[int, int, int, int]:
-        first, distance, position = fixed[ex.id]
-        return (first, used.get(ex.id, 0), distance, position)
+    def reuse(ex: Exercise) -> tuple[int, int]:
+        return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
 
     pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
     doses: dict[str, tuple[int, str | None, int | None, int, tuple[str, ...]]] = {}
@@ -146,10 +142,10 @@ def assemble_sessions(
             if pool is None:
                 pool = [ex for ex in eligible if block.block in ex.blocks and ex.category in block.categories]
                 pools[key] = pool
-            for ex in _pick_block(block, pool, taken, rank):
+            for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)
                 if dose is None:
-                    dose = doses[ex.id] = _with_rules(ex, index.table_dose(ex, case), d)
+                    dose = doses[ex.id] = _with_rules(ex, *index.table_dose(ex, case), d)
                 sets, reps, hold, rest, dosed_by = dose
                 facts = index.exercises[ex.id]
                 equipment = equipment_choice(facts, owned) or ()
@@ -198,7 +194,6 @@ def _why(ex_id: str, because: Sequence[str], index: PlanIndex) -> tuple[str, ...
     named: list[str] = []
     broad: list[str] = []
     for rule_id in because:
-        for chosen, reason, names in index.rules[rule_id].include_reasons:
-            if ex_id in chosen:
-                (named if names else broad).append(reason)
+        for reason, names in index.rules[rule_id].include_reasons.get(ex_id, ()):
+            (named if names else broad).append(reason)
     return tuple(dict.fromkeys([*named, *broad]))

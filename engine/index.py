@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
-from .dosing import Dose, dose_for, level_of
+from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import STAGES, reader
 from .knowledge import LEVELS, Exercise, Knowledge
 from .plan import (
@@ -53,7 +53,9 @@ class RuleFacts:
     # The exercises its includes select, each once (in include then catalogue order), and those it prefers.
     include_ids: tuple[str, ...]
     preferred_ids: frozenset[str]
-    include_reasons: tuple[tuple[frozenset[str], str, bool], ...]  # (exercise ids, the reason, names them)
+    # Exercise id -> the reasons of the includes selecting it, in action order, each with whether the
+    # include names the exercise (rather than selecting it by tag or category).
+    include_reasons: Mapping[str, tuple[tuple[str, bool], ...]]
     programmes: tuple[str, ...]
     derives: tuple[str, ...]
     prescriptions: tuple[Prescribe, ...]
@@ -112,11 +114,7 @@ class PlanIndex:
                 preferred_ids=frozenset(
                     ex.id for a in then if isinstance(a, Include) and a.prefer for ex in exercises if selects(a, ex)
                 ),
-                include_reasons=tuple(
-                    (frozenset(ex.id for ex in exercises if selects(a, ex)), a.reason, bool(a.exercises))
-                    for a in then
-                    if isinstance(a, Include)
-                ),
+                include_reasons=_include_reasons(then, exercises),
                 programmes=tuple(a.programme for a in then if isinstance(a, ChooseProgramme)),
                 derives=tuple(a.fact for a in then if isinstance(a, Derive)),
                 prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
@@ -196,7 +194,7 @@ class PlanIndex:
         self.caution_ranks = {p.id: p.caution_rank for p in knowledge.programmes.values()}
         self._dosing = knowledge.dosing
         self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
-        self._doses: dict[tuple[str, DosingCase], Dose] = {}
+        self._doses: dict[tuple[str, DosingCase], tuple[Dose, tuple[str, ...]]] = {}
 
     def dosing_case(
         self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
@@ -209,14 +207,26 @@ class PlanIndex:
             self._dosing_facts.intersection(derived),
         )
 
-    def table_dose(self, ex: Exercise, case: DosingCase) -> Dose:
-        """``dosing.dose_for`` for ``case``, computed once per exercise and case."""
+    def table_dose(self, ex: Exercise, case: DosingCase) -> tuple[Dose, tuple[str, ...]]:
+        """``dosing.dose_for`` for ``case`` and the names of its steps as ``dosed_by`` gives them, computed
+        once per exercise and case."""
         key = (ex.id, case)
-        dose = self._doses.get(key)
-        if dose is None:
+        found = self._doses.get(key)
+        if found is None:
             programme, level, goal, pain, derived = case
-            dose = self._doses[key] = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
-        return dose
+            dose = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
+            found = self._doses[key] = (dose, tuple(f"{DOSING_PREFIX}{step}" for step in dose.steps))
+        return found
+
+
+def _include_reasons(then: Iterable[object], exercises: Iterable[Exercise]) -> dict[str, tuple[tuple[str, bool], ...]]:
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for a in then:
+        if isinstance(a, Include):
+            for ex in exercises:
+                if selects(a, ex):
+                    out.setdefault(ex.id, []).append((a.reason, bool(a.exercises)))
+    return {ex_id: tuple(reasons) for ex_id, reasons in out.items()}
 
 
 def cautions_for(facts: ExerciseFacts, fact: Mapping[str, Any]) -> tuple[str, ...]:
