@@ -5,10 +5,9 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
-from .eligibility import ExerciseStatus
 from .facts import stage_fact
 from .index import PlanIndex, cautions_for, equipment_choice
 from .intake import Intake
@@ -104,13 +103,13 @@ def _pick_block(template: BlockTemplate, ordered: Sequence[Exercise], taken: set
 
 
 def assemble_sessions(
-    intake: Intake, book: RuleBook, d: Decisions, programme: str, statuses: dict[str, ExerciseStatus]
+    intake: Intake, book: RuleBook, d: Decisions, programme: str, eligible_ids: Iterable[str]
 ) -> tuple[Session, ...]:
     k = book.knowledge
     index = book.index
     template = k.programmes[programme]
     owned = frozenset(intake.equipment)
-    eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
+    eligible = [k.exercises[i] for i in eligible_ids]
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
@@ -159,17 +158,16 @@ def assemble_sessions(
                         reps=reps,
                         hold_seconds=hold,
                         rest_seconds=rest,
-                        because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
+                        because=tuple(dict.fromkeys([*programme_rules, *d.included[ex.id]])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
                         cautions=_relative_to_leg(
                             tuple(dict.fromkeys([*cautions_for(facts, fact), *d.cautions.get(ex.id, ())])), intake
                         ),
-                        why=_why(ex.id, statuses[ex.id].because, index),
+                        why=_why(ex.id, d.included[ex.id], index),
                         source=ex.source,
                     )
                 )
-                statuses[ex.id].status = "planned"
         for ex_id in taken:
             used[ex_id] = used.get(ex_id, 0) + 1
         sessions.append(Session(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))

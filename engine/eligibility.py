@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -27,7 +28,24 @@ class ExerciseStatus:
     because: list[str] = field(default_factory=list)
 
 
-def exercise_statuses(intake: Intake, book: RuleBook, d: Decisions, programme: str | None) -> dict[str, ExerciseStatus]:
+def eligible_ids(intake: Intake, book: RuleBook, d: Decisions) -> list[str]:
+    """The exercises a plan is made from, those ``exercise_statuses`` calls eligible: included by a rule,
+    excluded by none, kept out by no eligibility check. Without the reasons the others are out for."""
+    index = book.index
+    excluded, kept_out, owned = d.excluded, index.kept_out[intake.experience], frozenset(intake.equipment)
+    out = []
+    for ex_id in d.included:  # every list there names a rule
+        if ex_id in excluded or ex_id in kept_out:
+            continue
+        if equipment_choice(index.exercises[ex_id], owned) is not None:  # () when it needs none
+            out.append(ex_id)
+    return out
+
+
+def exercise_statuses(
+    intake: Intake, book: RuleBook, d: Decisions, programme: str | None, planned: Collection[str] = ()
+) -> dict[str, ExerciseStatus]:
+    """Every exercise's status and the reasons for it; ``planned``: the eligible exercises in the plan."""
     index = book.index
     out: dict[str, ExerciseStatus] = {}
     included, excluded = d.included, d.excluded
@@ -52,7 +70,7 @@ def exercise_statuses(intake: Intake, book: RuleBook, d: Decisions, programme: s
         elif reasons:  # only eligibility checks spoke: kept out by them
             status = "filtered"
         elif because:
-            status = "eligible"
+            status = "planned" if ex_id in planned else "eligible"
         else:
             status = "not_included"
             reasons.append(not_included)

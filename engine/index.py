@@ -178,6 +178,11 @@ class PlanIndex:
                 before = (facts.never,) if facts.never is not None else ()
                 rows.append((ex_id, facts, before, tuple(after)))
             self.eligibility[experience] = tuple(rows)
+        # Per experience, the exercises those reasons keep out (the rest may be planned if the equipment allows).
+        self.kept_out = {
+            experience: frozenset(ex_id for ex_id, _, before, after in rows if before or after)
+            for experience, rows in self.eligibility.items()
+        }
         self.not_included = {
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
             for p in knowledge.programmes

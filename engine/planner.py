@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from ._version import __version__
 from .assemble import assemble_sessions
-from .eligibility import ExerciseStatus, exercise_statuses
+from .eligibility import ExerciseStatus, eligible_ids, exercise_statuses
 from .errors import EngineError
 from .intake import Intake
 from .plan import (
@@ -36,17 +37,23 @@ from .stages import Decisions, decide
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A plan together with the per-exercise verdicts behind it (used by ``explain``)."""
+    """A plan together with the decisions behind it and, on demand, every exercise's verdict (``explain``)."""
 
     plan: Plan
-    statuses: Mapping[str, ExerciseStatus]
     decisions: Decisions
+    intake: Intake
+    book: RuleBook
+
+    @cached_property
+    def statuses(self) -> Mapping[str, ExerciseStatus]:
+        """Why each exercise of the catalogue is in or out (a plan does not need them: made when asked)."""
+        planned = frozenset(self.plan.exercise_ids())
+        return exercise_statuses(self.intake, self.book, self.decisions, self.plan.programme, planned)
 
 
 def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     d, programme = decide(intake, book)
-    statuses = exercise_statuses(intake, book, d, programme)
-    sessions = assemble_sessions(intake, book, d, programme, statuses) if programme else ()
+    sessions = assemble_sessions(intake, book, d, programme, eligible_ids(intake, book, d)) if programme else ()
     if programme and not any(s.exercises for s in sessions):
         raise EngineError("the rules left no exercise for this intake; refusing to print an empty plan")
     fired_pos = {item.id: i for i, item in enumerate(d.fired)}
@@ -101,7 +108,7 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
             knowledge_digest=book.knowledge.digest,
         ),
     )
-    return Evaluation(plan=plan, statuses=statuses, decisions=d)
+    return Evaluation(plan=plan, decisions=d, intake=intake, book=book)
 
 
 def recommend(intake: Intake, book: RuleBook) -> Plan:

@@ -1,0 +1,60 @@
+"""What the planner computes per plan on its own terms agrees with the full explanation of the plan.
+
+A plan is made from ``eligible_ids`` and the dosing table's memoised doses; ``explain`` reads the
+statuses ``exercise_statuses`` gives every exercise and the table's doses as ``dose_for`` computes them.
+They must say the same thing for every intake.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+
+import engine
+from engine.assemble import dose_with_rules
+from engine.eligibility import eligible_ids, exercise_statuses
+from tests.strategies import answers
+
+SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+
+
+@SETTINGS
+@given(data=answers(red_flag_rate=0.02))
+def test_the_exercises_a_plan_is_made_from_are_those_explained_as_eligible(
+    data: dict[str, Any], book: engine.RuleBook
+) -> None:
+    intake = engine.parse_intake(data, book.knowledge)
+    evaluation = engine.evaluate(intake, book)
+    d, programme = evaluation.decisions, evaluation.plan.programme
+    statuses = exercise_statuses(intake, book, d, programme)
+    eligible = {ex_id for ex_id, st in statuses.items() if st.status == "eligible"}
+    if programme is None:
+        assert not eligible
+        return
+    assert set(eligible_ids(intake, book, d)) == eligible
+    planned = {ex_id for ex_id, st in evaluation.statuses.items() if st.status == "planned"}
+    assert planned == set(evaluation.plan.exercise_ids()) <= eligible
+
+
+@SETTINGS
+@given(data=answers(red_flag_rate=0.0))
+def test_planned_doses_are_the_dosing_tables_with_the_rules(data: dict[str, Any], book: engine.RuleBook) -> None:
+    intake = engine.parse_intake(data, book.knowledge)
+    evaluation = engine.evaluate(intake, book)
+    plan = evaluation.plan
+    if plan.programme is None:
+        return
+    for session in plan.sessions:
+        for ex in session.exercises:
+            dose = dose_with_rules(
+                book.knowledge.exercises[ex.id],
+                plan.programme,
+                intake.experience,
+                intake.active,
+                intake.goal,
+                intake.pain.intensity,
+                evaluation.decisions,
+                book.knowledge,
+            )
+            assert (ex.sets, ex.reps, ex.hold_seconds, ex.rest_seconds, ex.dosed_by) == dose
