@@ -114,7 +114,9 @@ def assemble_sessions(
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
-    case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
+    table_dose = index.table_doses(
+        index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
+    )
     used: dict[str, int] = {}
     # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
     # to the target level, then catalogue order (a strict total order). The eligible exercises are
@@ -144,7 +146,7 @@ def assemble_sessions(
             for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)
                 if dose is None:
-                    dose = doses[ex.id] = _with_rules(ex, *index.table_dose(ex, case), d)
+                    dose = doses[ex.id] = _with_rules(ex, *table_dose(ex), d)
                 sets, reps, hold, rest, dosed_by = dose
                 facts = index.exercises[ex.id]
                 equipment = equipment_choice(facts, owned) or ()

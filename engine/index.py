@@ -4,7 +4,7 @@ reference check of every stage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import STAGES, reader
 from .knowledge import LEVELS, Exercise, Knowledge
 from .plan import (
+    Exclusion,
     PlanWarning,
     Reason,
 )
@@ -89,8 +90,9 @@ STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no 
 
 class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
-    memo of the dosing table's doses, each entry a pure function of its key (two threads filling the
-    same entry store equal values; a dict item assignment is atomic)."""
+    memos of the dosing table's doses and of exclusions, each entry a pure function of its key (two
+    threads filling the same entry store equal values; a dict item assignment is atomic). Their size is
+    bounded by the catalogue and the rules (programmes, levels, goals, pain 0-10; sets of rules)."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -199,7 +201,8 @@ class PlanIndex:
         self.caution_ranks = {p.id: p.caution_rank for p in knowledge.programmes.values()}
         self._dosing = knowledge.dosing
         self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
-        self._doses: dict[tuple[str, DosingCase], tuple[Dose, tuple[str, ...]]] = {}
+        self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
+        self._exclusions: dict[tuple[str, tuple[int, ...]], Exclusion] = {}
 
     def dosing_case(
         self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
@@ -212,15 +215,30 @@ class PlanIndex:
             self._dosing_facts.intersection(derived),
         )
 
-    def table_dose(self, ex: Exercise, case: DosingCase) -> tuple[Dose, tuple[str, ...]]:
-        """``dosing.dose_for`` for ``case`` and the names of its steps as ``dosed_by`` gives them, computed
+    def table_doses(self, case: DosingCase) -> Callable[[Exercise], tuple[Dose, tuple[str, ...]]]:
+        """``dosing.dose_for`` in ``case`` and the names of the steps as ``dosed_by`` gives them, computed
         once per exercise and case."""
-        key = (ex.id, case)
-        found = self._doses.get(key)
+        doses = self._doses.get(case)
+        if doses is None:
+            doses = self._doses.setdefault(case, {})
+        programme, level, goal, pain, derived = case
+
+        def dose(ex: Exercise) -> tuple[Dose, tuple[str, ...]]:
+            found = doses.get(ex.id)
+            if found is None:
+                made = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
+                found = doses[ex.id] = (made, tuple(f"{DOSING_PREFIX}{step}" for step in made.steps))
+            return found
+
+        return dose
+
+    def exclusion(self, ex_id: str, reasons: Sequence[Reason]) -> Exclusion:
+        """The plan's entry for an exercise the rules excluded, one model per exercise and set of reasons
+        (``reasons`` are this index's own: those ``RuleFacts.excludes`` give)."""
+        key = (ex_id, tuple(map(id, reasons)))
+        found = self._exclusions.get(key)
         if found is None:
-            programme, level, goal, pain, derived = case
-            dose = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
-            found = self._doses[key] = (dose, tuple(f"{DOSING_PREFIX}{step}" for step in dose.steps))
+            found = self._exclusions[key] = Exclusion(id=ex_id, because=tuple(reasons))
         return found
 
 

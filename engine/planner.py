@@ -19,7 +19,6 @@ from .eligibility import ExerciseStatus, eligible_ids, exercise_statuses
 from .errors import EngineError
 from .intake import Intake
 from .plan import (
-    Exclusion,
     Outcome,
     Plan,
     Provenance,
@@ -74,11 +73,7 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         reasons = [Reason(rule=w.rule, message=w.message) for w in warning_models if w.level in ("consult", "urgent")]
     else:
         outcome, reasons = "clear", []
-    excluded = (
-        tuple(Exclusion(id=ex_id, because=tuple(d.excluded[ex_id])) for ex_id in sorted(d.excluded))
-        if programme
-        else ()
-    )
+    excluded = tuple(index.exclusion(ex_id, d.excluded[ex_id]) for ex_id in sorted(d.excluded)) if programme else ()
     trace = tuple(
         TraceEntry(
             rule=item.id,

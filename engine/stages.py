@@ -73,8 +73,10 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
         d.programmes.append((item, programme))
     for name in facts.derives:
         d.derived.setdefault(name, item.rule.id)
-    d.prescriptions.extend((item, a) for a in facts.prescriptions)
-    d.limits.extend((item, a) for a in facts.limits)
+    if facts.prescriptions:
+        d.prescriptions.extend((item, a) for a in facts.prescriptions)
+    if facts.limits:
+        d.limits.extend((item, a) for a in facts.limits)
     for chosen, text in facts.cautions:
         for ex_id in chosen:
             d.cautions.setdefault(ex_id, []).append(text)
