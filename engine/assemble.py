@@ -151,7 +151,7 @@ def assemble_sessions(
                 facts = index.exercises[ex.id]
                 equipment = equipment_choice(facts, owned) or ()
                 planned.append(
-                    PlannedExercise(
+                    PlannedExercise.trusted(
                         id=ex.id,
                         name=ex.name,
                         block=block.block,
@@ -172,7 +172,7 @@ def assemble_sessions(
                 )
         for ex_id in taken:
             used[ex_id] = used.get(ex_id, 0) + 1
-        sessions.append(Session(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
+        sessions.append(Session.trusted(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
     return tuple(sessions)
 
 

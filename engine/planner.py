@@ -67,15 +67,17 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     outcome: Outcome
     if d.stops:
         outcome = "stop"
-        reasons = [Reason(rule=item.id, message=a.message) for item, a in d.stops]
+        reasons = [Reason.trusted(rule=item.id, message=a.message) for item, a in d.stops]
     elif any(w.level in ("consult", "urgent") for w in warning_models):
         outcome = "consult"
-        reasons = [Reason(rule=w.rule, message=w.message) for w in warning_models if w.level in ("consult", "urgent")]
+        reasons = [
+            Reason.trusted(rule=w.rule, message=w.message) for w in warning_models if w.level in ("consult", "urgent")
+        ]
     else:
         outcome, reasons = "clear", []
     excluded = tuple(index.exclusion(ex_id, d.excluded[ex_id]) for ex_id in sorted(d.excluded)) if programme else ()
     trace = tuple(
-        TraceEntry(
+        TraceEntry.trusted(
             rule=item.id,
             stage=item.rule.stage,
             priority=item.rule.priority,
@@ -87,8 +89,8 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         )
         for item in d.fired
     )
-    plan = Plan(
-        screen=Screen(outcome=outcome, reasons=tuple(reasons)),
+    plan = Plan.trusted(
+        screen=Screen.trusted(outcome=outcome, reasons=tuple(reasons)),
         programme=programme,
         sessions_per_week=book.knowledge.programmes[programme].sessions_per_week if programme else None,
         warnings=warning_models,
@@ -97,7 +99,7 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         derived=tuple(sorted(d.derived)),
         trace=trace,
         intake=intake.to_answers(),
-        provenance=Provenance(
+        provenance=Provenance.trusted(
             engine_version=__version__,
             rules_digest=book.rules.digest,
             knowledge_digest=book.knowledge.digest,
