@@ -5,11 +5,12 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import stage_fact
-from .index import PlanIndex, cautions_for, equipment_choice
+from .index import ExerciseFacts, cautions_for, equipment_choice
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
 from .plan import (
@@ -163,10 +164,8 @@ def assemble_sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *d.included[ex.id]])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_relative_to_leg(
-                            tuple(dict.fromkeys([*cautions_for(facts, fact), *d.cautions.get(ex.id, ())])), intake
-                        ),
-                        why=_why(ex.id, d.included[ex.id], index),
+                        cautions=_relative_to_leg(_cautions(facts, fact, d.cautions.get(ex.id)), intake),
+                        why=index.why(ex.id, d.included[ex.id]),
                         source=ex.source,
                     )
                 )
@@ -188,12 +187,9 @@ def _relative_to_leg(cautions: tuple[str, ...], intake: Intake) -> tuple[str, ..
     return tuple(_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in cautions)
 
 
-def _why(ex_id: str, because: Sequence[str], index: PlanIndex) -> tuple[str, ...]:
-    """Why the exercise is in the plan, in words: the reasons of the rules that included it, those that name
-    the exercise first (the most specific), then those that include it by category or tag."""
-    named: list[str] = []
-    broad: list[str] = []
-    for rule_id in because:
-        for reason, names in index.rules[rule_id].include_reasons.get(ex_id, ()):
-            (named if names else broad).append(reason)
-    return tuple(dict.fromkeys([*named, *broad]))
+def _cautions(facts: ExerciseFacts, fact: Mapping[str, Any], added: Sequence[str] | None) -> tuple[str, ...]:
+    """The catalogue's cautions that concern the person, then those the rules added, each once."""
+    chosen = cautions_for(facts, fact)
+    if not added and facts.cautions_distinct:
+        return chosen
+    return tuple(dict.fromkeys([*chosen, *(added or ())]))

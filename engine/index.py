@@ -62,8 +62,9 @@ class RuleFacts:
     prescriptions: tuple[Prescribe, ...]
     limits: tuple[Limit, ...]
     cautions: tuple[tuple[tuple[str, ...], str], ...]  # (exercise ids, the words a person reads)
-    file_name: str
     effect_text: tuple[str, ...]
+    # Its trace entry's fields before ``matched``, in the model's order (TraceEntry.trusted).
+    trace_head: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class ExerciseFacts:
     too_hard: Mapping[str, Reason]  # experience -> "an advanced exercise; experience is ..."
     # The catalogue's cautions in order, each with its condition compiled (None: every person's).
     cautions: tuple[tuple[str, Predicate | None], ...]
+    cautions_distinct: bool  # no text twice (those concerning a person need no de-duplication)
 
 
 # What the dosing table reads of one plan: programme, level, goal, usual pain and the derived facts that
@@ -90,9 +92,10 @@ STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no 
 
 class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
-    memos of the dosing table's doses and of exclusions, each entry a pure function of its key (two
-    threads filling the same entry store equal values; a dict item assignment is atomic). Their size is
-    bounded by the catalogue and the rules (programmes, levels, goals, pain 0-10; sets of rules)."""
+    memos of the dosing table's doses, of exclusions and of the reasons an exercise is planned, each entry
+    a pure function of its key (two threads filling the same entry store equal values; a dict item
+    assignment is atomic). Their size is bounded by the catalogue and the rules (programmes, levels,
+    goals, pain 0-10; sets of rules)."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -126,8 +129,15 @@ class PlanIndex:
                     for a in then
                     if isinstance(a, AddCaution)
                 ),
-                file_name=Path(item.file).name,
                 effect_text=_effects(item),
+                trace_head={
+                    "rule": item.id,
+                    "stage": item.rule.stage,
+                    "priority": item.rule.priority,
+                    "title": item.rule.title,
+                    "source": item.rule.source,
+                    "file": Path(item.file).name,
+                },
             )
         # The reference semantics of every rule of a stage, as one generated function (see compiler).
         self.checks: dict[str, StageCheck] = {
@@ -165,6 +175,7 @@ class PlanIndex:
                     (c, None) if isinstance(c, str) else (c.text, compile_predicate(c.when))
                     for c in ex.contraindications
                 ),
+                cautions_distinct=len(set(ex.notes())) == len(ex.contraindications),
             )
         # Per experience, each exercise's eligibility reasons that do not depend on the rest of the answers:
         # never recommended (listed before the equipment's), then too hard, then prerequisites (after it).
@@ -203,6 +214,7 @@ class PlanIndex:
         self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
         self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
         self._exclusions: dict[tuple[str, tuple[int, ...]], Exclusion] = {}
+        self._why: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
     def dosing_case(
         self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
@@ -231,6 +243,21 @@ class PlanIndex:
             return found
 
         return dose
+
+    def why(self, ex_id: str, because: Sequence[str]) -> tuple[str, ...]:
+        """Why the exercise is in the plan, in words: the reasons of the rules that included it (``because``),
+        those that name the exercise first (the most specific), then those that include it by category or
+        tag. Made once per exercise and set of including rules."""
+        key = (ex_id, tuple(because))
+        found = self._why.get(key)
+        if found is None:
+            named: list[str] = []
+            broad: list[str] = []
+            for rule_id in because:
+                for reason, names in self.rules[rule_id].include_reasons.get(ex_id, ()):
+                    (named if names else broad).append(reason)
+            found = self._why[key] = tuple(dict.fromkeys([*named, *broad]))
+        return found
 
     def exclusion(self, ex_id: str, reasons: Sequence[Reason]) -> Exclusion:
         """The plan's entry for an exercise the rules excluded, one model per exercise and set of reasons

@@ -77,17 +77,9 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         outcome, reasons = "clear", []
     excluded = tuple(index.exclusion(ex_id, d.excluded[ex_id]) for ex_id in sorted(d.excluded)) if programme else ()
     trace = tuple(
-        TraceEntry.trusted(
-            rule=item.id,
-            stage=item.rule.stage,
-            priority=item.rule.priority,
-            title=item.rule.title,
-            source=item.rule.source,
-            file=index.rules[item.id].file_name,
-            matched=d.matched[item.id],
-            effects=index.rules[item.id].effect_text,
-        )
+        TraceEntry.trusted(**facts.trace_head, matched=d.matched[item.id], effects=facts.effect_text)
         for item in d.fired
+        for facts in (index.rules[item.id],)
     )
     plan = Plan.trusted(
         screen=Screen.trusted(outcome=outcome, reasons=tuple(reasons)),
