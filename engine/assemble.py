@@ -110,7 +110,6 @@ def assemble_sessions(
     index = book.index
     template = k.programmes[programme]
     owned = frozenset(intake.equipment)
-    eligible = [k.exercises[i] for i in eligible_ids]
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
@@ -121,10 +120,14 @@ def assemble_sessions(
     used: dict[str, int] = {}
     # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
     # to the target level, then catalogue order (a strict total order). The eligible exercises are
-    # sorted once without the times used, so every pool, a subsequence, is in rank order until something
-    # has been used; then a stable sort on (preferred, times used) restores it.
-    preferred, levels, order = d.preferred, index.levels, index.order
-    eligible.sort(key=lambda ex: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]))
+    # sorted once without the times used (stable sorts: closeness, then preferred), so every pool, a
+    # subsequence, is in rank order until something has been used; then a stable sort on (preferred,
+    # times used) restores it.
+    preferred = d.preferred
+    ids = sorted(eligible_ids, key=index.closeness[target].__getitem__)
+    if preferred:
+        ids.sort(key=lambda ex_id: ex_id not in preferred)
+    eligible = [k.exercises[i] for i in ids]
 
     def reuse(ex: Exercise) -> tuple[int, int]:
         return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
@@ -142,7 +145,8 @@ def assemble_sessions(
             key = (block.block, block.categories)
             pool = pools.get(key)
             if pool is None:
-                pool = [ex for ex in eligible if block.block in ex.blocks and ex.category in block.categories]
+                members = index.block_members[key]
+                pool = [ex for ex in eligible if ex.id in members]
                 pools[key] = pool
             for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)

@@ -143,8 +143,21 @@ class PlanIndex:
         self.checks: dict[str, StageCheck] = {
             stage: compile_stage_check([(r.id, r.rule.when) for r in rules.stage(stage)]) for stage in STAGES
         }
-        self.order = {ex_id: i for i, ex_id in enumerate(knowledge.exercises)}
-        self.levels = {ex.id: LEVELS.index(ex.level) for ex in exercises}
+        # Per target level, each exercise's rank before "preferred" and "times used": closest to the target
+        # level, then catalogue order, as one number.
+        self.closeness = {
+            target: {ex.id: abs(LEVELS.index(ex.level) - target) * len(exercises) + i for i, ex in enumerate(exercises)}
+            for target in range(len(LEVELS))
+        }
+        # Which exercises each block of a programme takes: its kind of block and categories.
+        self.block_members = {
+            (block.block, block.categories): frozenset(
+                ex.id for ex in exercises if block.block in ex.blocks and ex.category in block.categories
+            )
+            for programme in knowledge.programmes.values()
+            for session in programme.sessions
+            for block in session.blocks
+        }
         self.exercises: dict[str, ExerciseFacts] = {}
         checks = knowledge.eligibility  # knowledge/eligibility.toml: each check's id, words and source
 

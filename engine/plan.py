@@ -12,7 +12,7 @@ Outcome = Literal["clear", "consult", "stop"]
 
 _Model = TypeVar("_Model", bound="_Out")
 _FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}  # each model's field names, in declaration order
-_set = object.__setattr__
+_new, _set = object.__new__, object.__setattr__  # (BaseModel defines neither)
 
 
 class _Out(BaseModel):
@@ -33,7 +33,7 @@ class _Out(BaseModel):
             names = _FIELDS.setdefault(cls, tuple(cls.model_fields))
         if tuple(values) != names:
             raise TypeError(f"{cls.__name__}.trusted takes exactly, in order: {', '.join(names)}")
-        model = cls.__new__(cls)
+        model = _new(cls)
         _set(model, "__dict__", values)
         _set(model, "__pydantic_fields_set__", set(names))
         _set(model, "__pydantic_extra__", None)
