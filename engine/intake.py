@@ -203,14 +203,15 @@ def _check_vocabularies(intake: Intake, knowledge: Knowledge, file: str) -> Inta
                     location=f"{key}[{index}]",
                     suggestion=closest(item, vocab),
                 )
-    for answer in intake.screening:
-        if answer not in knowledge.screening:
-            raise IntakeError(
-                "unknown screening question",
-                file=file,
-                location=f"screening.{answer}",
-                suggestion=closest(answer, knowledge.screening),
-            )
+    if not intake.screening.keys() <= knowledge.screening.keys():  # (the first unknown one is named)
+        for answer in intake.screening:
+            if answer not in knowledge.screening:
+                raise IntakeError(
+                    "unknown screening question",
+                    file=file,
+                    location=f"screening.{answer}",
+                    suggestion=closest(answer, knowledge.screening),
+                )
     return intake.model_copy(
         update={
             "equipment": tuple(sorted(set(intake.equipment))),
