@@ -71,35 +71,33 @@ def _with_rules(
 
 def _pick_block(template: BlockTemplate, ordered: Sequence[Exercise], taken: set[str]) -> list[Exercise]:
     """Fill one block from its candidates in rank order: pattern slots first, then variety, then rank."""
+    free = [ex for ex in ordered if ex.id not in taken]  # still in rank order; what is chosen leaves it
     chosen: list[Exercise] = []
     for pattern in template.patterns:
         if len(chosen) >= template.count:
             break
-        hit = next((ex for ex in ordered if ex.pattern == pattern and ex.id not in taken), None)
-        if hit is not None:
-            chosen.append(hit)
-            taken.add(hit.id)
+        for position, ex in enumerate(free):
+            if ex.pattern == pattern:
+                chosen.append(free.pop(position))
+                break
     counts: dict[str, int] = {}
     for ex in chosen:
         counts[ex.pattern] = counts.get(ex.pattern, 0) + 1
-    while len(chosen) < template.count:
+    while len(chosen) < template.count and free:
         # Fill with variety: fewest repeats of a movement pattern first, then rank (the first in
         # rank order among those with the fewest repeats).
-        best: Exercise | None = None
-        fewest = 0
-        for ex in ordered:
-            if ex.id in taken:
-                continue
-            repeats = counts.get(ex.pattern, 0)
-            if best is None or repeats < fewest:
-                best, fewest = ex, repeats
-                if repeats == 0:
-                    break
-        if best is None:
-            break
-        chosen.append(best)
-        taken.add(best.id)
-        counts[best.pattern] = fewest + 1
+        best, fewest = 0, counts.get(free[0].pattern, 0)
+        if fewest:
+            for position in range(1, len(free)):
+                repeats = counts.get(free[position].pattern, 0)
+                if repeats < fewest:
+                    best, fewest = position, repeats
+                    if repeats == 0:
+                        break
+        ex = free.pop(best)
+        chosen.append(ex)
+        counts[ex.pattern] = fewest + 1
+    taken.update(ex.id for ex in chosen)
     return chosen
 
 
