@@ -10,7 +10,7 @@ from typing import Any
 
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import stage_fact
-from .index import ExerciseFacts, cautions_for, equipment_choice
+from .index import ExerciseFacts, equipment_choice
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
 from .plan import (
@@ -107,7 +107,7 @@ def assemble_sessions(
     k = book.knowledge
     index = book.index
     template = k.programmes[programme]
-    owned = frozenset(intake.equipment)
+    owned, radiates = frozenset(intake.equipment), intake.pain.radiates_to_leg
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
@@ -166,7 +166,7 @@ def assemble_sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *d.included[ex.id]])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_relative_to_leg(_cautions(facts, fact, d.cautions.get(ex.id)), intake),
+                        cautions=_cautions(facts, fact, d.cautions.get(ex.id), radiates),
                         why=index.why(ex.id, d.included[ex.id]),
                         source=ex.source,
                     )
@@ -180,18 +180,18 @@ def assemble_sessions(
 _DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
 
 
-def _relative_to_leg(cautions: tuple[str, ...], intake: Intake) -> tuple[str, ...]:
-    """For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
+def _cautions(
+    facts: ExerciseFacts, fact: Mapping[str, Any], added: Sequence[str] | None, radiates: bool
+) -> tuple[str, ...]:
+    """The catalogue's cautions that concern the person (``Exercise.cautions_for``, the conditions compiled
+    with the same semantics), then those the rules added, each once.
+
+    For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
     starting: the advice becomes relative to their own symptoms ("further down the leg", the
     peripheralisation convention that the leg-symptom rules follow)."""
-    if not intake.pain.radiates_to_leg:
-        return cautions
-    return tuple(_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in cautions)
-
-
-def _cautions(facts: ExerciseFacts, fact: Mapping[str, Any], added: Sequence[str] | None) -> tuple[str, ...]:
-    """The catalogue's cautions that concern the person, then those the rules added, each once."""
-    chosen = cautions_for(facts, fact)
-    if not added and facts.cautions_distinct:
-        return chosen
-    return tuple(dict.fromkeys([*chosen, *(added or ())]))
+    chosen = [text for text, holds in facts.cautions if holds is None or holds(fact)]
+    if added or not facts.cautions_distinct:
+        chosen = list(dict.fromkeys([*chosen, *(added or ())]))
+    if radiates:
+        return tuple([_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in chosen])
+    return tuple(chosen)

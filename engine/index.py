@@ -292,11 +292,6 @@ def _include_reasons(then: Iterable[object], exercises: Iterable[Exercise]) -> d
     return {ex_id: tuple(reasons) for ex_id, reasons in out.items()}
 
 
-def cautions_for(facts: ExerciseFacts, fact: Mapping[str, Any]) -> tuple[str, ...]:
-    """``Exercise.cautions_for`` with the conditions compiled (``compile_predicate``: the same semantics)."""
-    return tuple(text for text, holds in facts.cautions if holds is None or holds(fact))
-
-
 def equipment_choice(facts: ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:
     """``Exercise.equipment_for``: the first option fully owned, () when none is needed, None when none is owned."""
     if not facts.options:
