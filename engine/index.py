@@ -87,6 +87,10 @@ class ExerciseFacts:
 DosingCase = tuple[str, str, str, int, frozenset[str]]
 
 
+# Entries of a memo keyed by sets of rules: bench/cohort.py's 3,000 people need under 200; at the limit the
+# exclusions take some 15 MB.
+MEMO_LIMIT = 2048
+
 STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
 
 
@@ -94,8 +98,9 @@ class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
     memos of the dosing table's doses, of exclusions and of the reasons an exercise is planned, each entry
     a pure function of its key (two threads filling the same entry store equal values; a dict item
-    assignment is atomic). Their size is bounded by the catalogue and the rules (programmes, levels,
-    goals, pain 0-10; sets of rules)."""
+    assignment is atomic). The doses' is bounded by the catalogue and the table (programmes, levels, goals,
+    pain 0-10, facts named); the others are keyed by sets of rules, so they stop growing at ``MEMO_LIMIT``
+    entries (what is not remembered is made again)."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -226,7 +231,7 @@ class PlanIndex:
         self._dosing = knowledge.dosing
         self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
         self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
-        self._exclusions: dict[tuple[str, tuple[int, ...]], Exclusion] = {}
+        self._exclusions: dict[tuple[str, ...], tuple[Exclusion, ...]] = {}
         self._why: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
 
     def dosing_case(
@@ -269,16 +274,20 @@ class PlanIndex:
             for rule_id in because:
                 for reason, names in self.rules[rule_id].include_reasons.get(ex_id, ()):
                     (named if names else broad).append(reason)
-            found = self._why[key] = tuple(dict.fromkeys([*named, *broad]))
+            found = tuple(dict.fromkeys([*named, *broad]))
+            if len(self._why) < MEMO_LIMIT:
+                self._why[key] = found
         return found
 
-    def exclusion(self, ex_id: str, reasons: Sequence[Reason]) -> Exclusion:
-        """The plan's entry for an exercise the rules excluded, one model per exercise and set of reasons
-        (``reasons`` are this index's own: those ``RuleFacts.excludes`` give)."""
-        key = (ex_id, tuple(map(id, reasons)))
+    def exclusions(self, excluding: Sequence[str], excluded: Mapping[str, Sequence[Reason]]) -> tuple[Exclusion, ...]:
+        """The plan's excluded exercises, by id, each with its reasons: ``excluded``, which the rules
+        ``excluding`` (in the order applied) made, and so made once per sequence of those rules."""
+        key = tuple(excluding)
         found = self._exclusions.get(key)
         if found is None:
-            found = self._exclusions[key] = Exclusion(id=ex_id, because=tuple(reasons))
+            found = tuple(Exclusion(id=ex_id, because=tuple(excluded[ex_id])) for ex_id in sorted(excluded))
+            if len(self._exclusions) < MEMO_LIMIT:
+                self._exclusions[key] = found
         return found
 
 

@@ -75,7 +75,7 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         ]
     else:
         outcome, reasons = "clear", []
-    excluded = tuple(index.exclusion(ex_id, d.excluded[ex_id]) for ex_id in sorted(d.excluded)) if programme else ()
+    excluded = index.exclusions(d.excluding, d.excluded) if programme else ()
     trace = tuple(
         TraceEntry.trusted(**facts.trace_head, matched=d.matched[item.id], effects=facts.effect_text)
         for item in d.fired

@@ -35,6 +35,7 @@ class Decisions:
     stops: list[tuple[LoadedRule, Stop]] = field(default_factory=list)
     warnings: list[tuple[LoadedRule, Warn | Stop]] = field(default_factory=list)
     excluded: dict[str, list[Reason]] = field(default_factory=dict)
+    excluding: list[str] = field(default_factory=list)  # the rules that excluded any, in the order applied
     included: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> the distinct rules including it
     preferred: set[str] = field(default_factory=set)
     programmes: list[tuple[LoadedRule, str]] = field(default_factory=list)
@@ -51,6 +52,8 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
     if facts.warnings:
         d.stops.extend((item, a) for a in facts.stops)
         d.warnings.extend((item, a) for a in facts.warnings)
+    if facts.excludes:
+        d.excluding.append(item.rule.id)
     for chosen, reason in facts.excludes:
         excluded = d.excluded
         for ex_id in chosen:
