@@ -112,9 +112,8 @@ def assemble_sessions(
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
-    table_dose = index.table_doses(
-        index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
-    )
+    case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
+    table_dose, doses = index.table_doses(case), index.planned_doses(case, d.dosing_rules)
     used: dict[str, int] = {}
     # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
     # to the target level, then catalogue order (a strict total order). The eligible exercises are
@@ -131,7 +130,6 @@ def assemble_sessions(
         return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
 
     pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
-    doses: dict[str, tuple[int, str | None, int | None, int, tuple[str, ...]]] = {}
     sessions: list[Session] = []
     for session in template.sessions:
         taken: set[str] = set()

@@ -85,6 +85,8 @@ class ExerciseFacts:
 # What the dosing table reads of one plan: programme, level, goal, usual pain and the derived facts that
 # a step's ``unless_derived`` names (the table reads no other derived fact).
 DosingCase = tuple[str, str, str, int, frozenset[str]]
+# A planned exercise's sets, reps, hold, rest and ``dosed_by``.
+PlannedDose = tuple[int, str | None, int | None, int, tuple[str, ...]]
 
 
 # Entries of a memo keyed by sets of rules: bench/cohort.py's 3,000 people need under 200; at the limit the
@@ -98,9 +100,9 @@ class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
     memos of the dosing table's doses, of exclusions and of the reasons an exercise is planned, each entry
     a pure function of its key (two threads filling the same entry store equal values; a dict item
-    assignment is atomic). The doses' is bounded by the catalogue and the table (programmes, levels, goals,
-    pain 0-10, facts named); the others are keyed by sets of rules, so they stop growing at ``MEMO_LIMIT``
-    entries (what is not remembered is made again)."""
+    assignment is atomic). The table's doses are bounded by the catalogue and the table (programmes,
+    levels, goals, pain 0-10, facts named); the other memos are keyed by sets of rules too, so they stop
+    growing at ``MEMO_LIMIT`` entries (what is not remembered is made again)."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -233,6 +235,7 @@ class PlanIndex:
         self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
         self._exclusions: dict[tuple[str, ...], tuple[Exclusion, ...]] = {}
         self._why: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        self._planned_doses: dict[tuple[DosingCase, tuple[str, ...]], dict[str, PlannedDose]] = {}
 
     def dosing_case(
         self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
@@ -277,6 +280,18 @@ class PlanIndex:
             found = tuple(dict.fromkeys([*named, *broad]))
             if len(self._why) < MEMO_LIMIT:
                 self._why[key] = found
+        return found
+
+    def planned_doses(self, case: DosingCase, dosing_rules: Sequence[str]) -> dict[str, PlannedDose]:
+        """Exercise id -> its dose in a plan: the table's in ``case`` with the prescriptions and caps of the
+        rules ``dosing_rules`` (in the order applied), a function of those alone. The caller fills it
+        (``assemble``); shared by every plan of the same case and rules."""
+        key = (case, tuple(dosing_rules))
+        found = self._planned_doses.get(key)
+        if found is None:
+            found = {}
+            if len(self._planned_doses) < MEMO_LIMIT:
+                found = self._planned_doses.setdefault(key, found)
         return found
 
     def exclusions(self, excluding: Sequence[str], excluded: Mapping[str, Sequence[Reason]]) -> tuple[Exclusion, ...]:

@@ -42,6 +42,7 @@ class Decisions:
     derived: dict[str, str] = field(default_factory=dict)  # fact -> rule id
     prescriptions: list[tuple[LoadedRule, Prescribe]] = field(default_factory=list)
     limits: list[tuple[LoadedRule, Limit]] = field(default_factory=list)
+    dosing_rules: list[str] = field(default_factory=list)  # the rules that prescribed or limited, in order
     cautions: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> cautions rules added
     base: dict[str, Any] = field(default_factory=dict)  # the intake's fact (``facts.intake_fact``), read-only
 
@@ -76,9 +77,9 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
         d.programmes.append((item, programme))
     for name in facts.derives:
         d.derived.setdefault(name, item.rule.id)
-    if facts.prescriptions:
+    if facts.prescriptions or facts.limits:
+        d.dosing_rules.append(item.rule.id)
         d.prescriptions.extend((item, a) for a in facts.prescriptions)
-    if facts.limits:
         d.limits.extend((item, a) for a in facts.limits)
     for chosen, text in facts.cautions:
         for ex_id in chosen:
