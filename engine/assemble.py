@@ -5,8 +5,7 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Sequence
 
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import stage_fact
@@ -112,6 +111,7 @@ def assemble_sessions(
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
+    caution_key = index.caution_key(fact)
     case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
     table_dose, doses = index.table_doses(case), index.planned_doses(case, d.dosing_rules)
     used: dict[str, int] = {}
@@ -164,7 +164,9 @@ def assemble_sessions(
                         because=tuple(dict.fromkeys([*programme_rules, *d.included[ex.id]])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_cautions(facts, fact, d.cautions.get(ex.id), radiates),
+                        cautions=_cautions(
+                            index.cautions_for(facts, fact, caution_key), facts, d.cautions.get(ex.id), radiates
+                        ),
                         why=index.why(ex.id, d.included[ex.id]),
                         source=ex.source,
                     )
@@ -179,17 +181,16 @@ _DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
 
 
 def _cautions(
-    facts: ExerciseFacts, fact: Mapping[str, Any], added: Sequence[str] | None, radiates: bool
+    catalogue: tuple[str, ...], facts: ExerciseFacts, added: Sequence[str] | None, radiates: bool
 ) -> tuple[str, ...]:
-    """The catalogue's cautions that concern the person (``Exercise.cautions_for``, the conditions compiled
-    with the same semantics), then those the rules added, each once.
+    """The catalogue's cautions that concern the person (``catalogue``), then those the rules added, each once.
 
     For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
     starting: the advice becomes relative to their own symptoms ("further down the leg", the
     peripheralisation convention that the leg-symptom rules follow)."""
-    chosen = [text for text, holds in facts.cautions if holds is None or holds(fact)]
+    chosen = catalogue
     if added or not facts.cautions_distinct:
-        chosen = list(dict.fromkeys([*chosen, *(added or ())]))
+        chosen = tuple(dict.fromkeys([*catalogue, *(added or ())]))
     if radiates:
         return tuple([_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in chosen])
-    return tuple(chosen)
+    return chosen

@@ -92,13 +92,16 @@ PlannedDose = tuple[int, str | None, int | None, int, tuple[str, ...]]
 # Entries of a memo keyed by sets of rules: bench/cohort.py's 3,000 people need under 200; at the limit the
 # exclusions take some 15 MB.
 MEMO_LIMIT = 2048
+# Entries of the cautions memo (small ones: the cohort's 3,000 people fill some 1,200; every exercise with
+# every value of today's fields would be 41,000, some 8 MB).
+CAUTIONS_LIMIT = 50_000
 
 STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
 
 
 class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
-    memos of the dosing table's doses, of exclusions and of the reasons an exercise is planned, each entry
+    memos of the dosing table's doses, of exclusions, cautions and the reasons an exercise is planned, each entry
     a pure function of its key (two threads filling the same entry store equal values; a dict item
     assignment is atomic). The table's doses are bounded by the catalogue and the table (programmes,
     levels, goals, pain 0-10, facts named); the other memos are keyed by sets of rules too, so they stop
@@ -235,6 +238,14 @@ class PlanIndex:
         self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
         self._exclusions: dict[tuple[str, ...], tuple[Exclusion, ...]] = {}
         self._why: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        # Which of an exercise's cautions concern a person is a function of the fields their conditions
+        # read (a handful: pain status, some conditions and screening answers), so it is memoised per
+        # exercise and values of those fields.
+        read = sorted(
+            {f for ex in exercises for c in ex.contraindications if not isinstance(c, str) for f in c.when.fields()}
+        )
+        self._caution_reads = tuple(reader(path) for path in read)
+        self._cautions: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
         self._planned_doses: dict[tuple[DosingCase, tuple[str, ...]], dict[str, PlannedDose]] = {}
 
     def dosing_case(
@@ -264,6 +275,21 @@ class PlanIndex:
             return found
 
         return dose
+
+    def caution_key(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The values in ``fact`` of the fields the catalogue's caution conditions read."""
+        return tuple([read(fact) for read in self._caution_reads])
+
+    def cautions_for(self, facts: ExerciseFacts, fact: Mapping[str, Any], key: tuple[Any, ...]) -> tuple[str, ...]:
+        """``Exercise.cautions_for(fact)`` with the conditions compiled (``compile_predicate``: the same
+        semantics); ``key``: ``caution_key(fact)``, so it is worked out once per exercise and key."""
+        memo_key = (facts.ex.id, key)
+        found = self._cautions.get(memo_key)
+        if found is None:
+            found = tuple([text for text, holds in facts.cautions if holds is None or holds(fact)])
+            if len(self._cautions) < CAUTIONS_LIMIT:
+                self._cautions[memo_key] = found
+        return found
 
     def why(self, ex_id: str, because: Sequence[str]) -> tuple[str, ...]:
         """Why the exercise is in the plan, in words: the reasons of the rules that included it (``because``),
