@@ -101,11 +101,12 @@ STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no 
 
 class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
-    memos of the dosing table's doses, of exclusions, cautions and the reasons an exercise is planned, each entry
-    a pure function of its key (two threads filling the same entry store equal values; a dict item
-    assignment is atomic). The table's doses are bounded by the catalogue and the table (programmes,
-    levels, goals, pain 0-10, facts named); the other memos are keyed by sets of rules too, so they stop
-    growing at ``MEMO_LIMIT`` entries (what is not remembered is made again)."""
+    memos (doses, exclusions, cautions, the reasons an exercise is planned), each entry a pure function of
+    its key (two threads filling the same entry store equal values; a dict item assignment is atomic).
+    The table's doses are bounded by the catalogue and the table (programmes, levels, goals, pain 0-10,
+    facts named); the memos keyed by sequences of rules stop growing at ``MEMO_LIMIT`` entries, the
+    cautions at ``CAUTIONS_LIMIT`` (what is not remembered is made again). None is keyed by whole answers:
+    each holds a part of a plan that depends on a few inputs only."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
