@@ -5,11 +5,11 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import stage_fact
-from .index import ExerciseFacts, equipment_choice
+from .index import ExerciseFacts
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
 from .plan import (
@@ -101,12 +101,13 @@ def _pick_block(template: BlockTemplate, ordered: Sequence[Exercise], taken: set
 
 
 def assemble_sessions(
-    intake: Intake, book: RuleBook, d: Decisions, programme: str, eligible_ids: Iterable[str]
+    intake: Intake, book: RuleBook, d: Decisions, programme: str, eligible: Mapping[str, tuple[str, ...]]
 ) -> tuple[Session, ...]:
+    """The sessions of the plan, filled from ``eligible``: exercise id -> the equipment it would use."""
     k = book.knowledge
     index = book.index
     template = k.programmes[programme]
-    owned, radiates = frozenset(intake.equipment), intake.pain.radiates_to_leg
+    radiates = intake.pain.radiates_to_leg
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
@@ -121,10 +122,10 @@ def assemble_sessions(
     # subsequence, is in rank order until something has been used; then a stable sort on (preferred,
     # times used) restores it.
     preferred = d.preferred
-    ids = sorted(eligible_ids, key=index.closeness[target].__getitem__)
+    ids = sorted(eligible, key=index.closeness[target].__getitem__)
     if preferred:
         ids.sort(key=lambda ex_id: ex_id not in preferred)
-    eligible = [k.exercises[i] for i in ids]
+    ranked = [k.exercises[i] for i in ids]
 
     def reuse(ex: Exercise) -> tuple[int, int]:
         return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
@@ -142,7 +143,7 @@ def assemble_sessions(
             pool = pools.get(key)
             if pool is None:
                 members = index.block_members[key]
-                pool = [ex for ex in eligible if ex.id in members]
+                pool = [ex for ex in ranked if ex.id in members]
                 pools[key] = pool
             for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)
@@ -150,13 +151,12 @@ def assemble_sessions(
                     dose = doses[ex.id] = _with_rules(ex, *table_dose(ex), d)
                 sets, reps, hold, rest, dosed_by = dose
                 facts = index.exercises[ex.id]
-                equipment = equipment_choice(facts, owned) or ()
                 planned.append(
                     PlannedExercise.trusted(
                         id=ex.id,
                         name=ex.name,
                         block=block.block,
-                        equipment=equipment,
+                        equipment=eligible[ex.id],
                         sets=sets,
                         reps=reps,
                         hold_seconds=hold,

@@ -28,17 +28,19 @@ class ExerciseStatus:
     because: list[str] = field(default_factory=list)
 
 
-def eligible_ids(intake: Intake, book: RuleBook, d: Decisions) -> list[str]:
-    """The exercises a plan is made from, those ``exercise_statuses`` calls eligible: included by a rule,
-    excluded by none, kept out by no eligibility check. Without the reasons the others are out for."""
+def eligible_ids(intake: Intake, book: RuleBook, d: Decisions) -> dict[str, tuple[str, ...]]:
+    """The exercises a plan is made from, each with the equipment it would use: those ``exercise_statuses``
+    calls eligible (included by a rule, excluded by none, kept out by no eligibility check). Without the
+    reasons the others are out for."""
     index = book.index
     excluded, kept_out, owned = d.excluded, index.kept_out[intake.experience], frozenset(intake.equipment)
-    out = []
+    out = {}
     for ex_id in d.included:  # every list there names a rule
         if ex_id in excluded or ex_id in kept_out:
             continue
-        if equipment_choice(index.exercises[ex_id], owned) is not None:  # () when it needs none
-            out.append(ex_id)
+        equipment = equipment_choice(index.exercises[ex_id], owned)  # () when it needs none
+        if equipment is not None:
+            out[ex_id] = equipment
     return out
 
 

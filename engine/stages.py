@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .errors import EngineError
@@ -45,6 +46,9 @@ class Decisions:
     dosing_rules: list[str] = field(default_factory=list)  # the rules that prescribed or limited, in order
     cautions: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> cautions rules added
     base: dict[str, Any] = field(default_factory=dict)  # the intake's fact (``facts.intake_fact``), read-only
+
+
+_ORDER = attrgetter("order")  # a rule's (stage, priority, id)
 
 
 def _apply(facts: RuleFacts, d: Decisions) -> None:
@@ -97,7 +101,7 @@ def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions
         raise EngineError(
             f"rule engine disagreement in stage '{stage}': not fired {missing}, unexpectedly fired {extra}"
         )
-    for facts in sorted((index.rules[i] for i in fired_ids), key=lambda r: r.order):
+    for facts in sorted([index.rules[i] for i in fired_ids], key=_ORDER):
         d.fired.append(facts.item)
         d.matched[facts.item.rule.id] = {name: read(fact) for name, read in facts.reads}
         _apply(facts, d)
