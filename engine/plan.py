@@ -11,7 +11,8 @@ from .ruleset import WarningLevel
 Outcome = Literal["clear", "consult", "stop"]
 
 _Model = TypeVar("_Model", bound="_Out")
-_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {}  # each model's field names, in declaration order
+# Each model's field names in declaration order, and as the set every model of it has set (copied).
+_FIELDS: dict[type[BaseModel], tuple[tuple[str, ...], set[str]]] = {}
 _new, _set = object.__new__, object.__setattr__  # (BaseModel defines neither)
 
 
@@ -28,14 +29,15 @@ class _Out(BaseModel):
         default used, private attribute or post-init hook), without its search for aliases and defaults,
         which makes it slower than validating. tests/test_plan_inputs.py checks that plans equal their
         validated round trip."""
-        names = _FIELDS.get(cls)
-        if names is None:
-            names = _FIELDS.setdefault(cls, tuple(cls.model_fields))
+        known = _FIELDS.get(cls)
+        if known is None:
+            known = _FIELDS.setdefault(cls, (tuple(cls.model_fields), set(cls.model_fields)))
+        names, fields_set = known
         if tuple(values) != names:
             raise TypeError(f"{cls.__name__}.trusted takes exactly, in order: {', '.join(names)}")
         model = _new(cls)
         _set(model, "__dict__", values)
-        _set(model, "__pydantic_fields_set__", set(names))
+        _set(model, "__pydantic_fields_set__", fields_set.copy())
         _set(model, "__pydantic_extra__", None)
         _set(model, "__pydantic_private__", None)
         return model
