@@ -212,11 +212,20 @@ def _check_vocabularies(intake: Intake, knowledge: Knowledge, file: str) -> Inta
                     location=f"screening.{answer}",
                     suggestion=closest(answer, knowledge.screening),
                 )
+    equipment = tuple(sorted(set(intake.equipment)))
+    conditions = tuple(sorted(set(intake.conditions)))
+    # Screening answers in knowledge order, so serialisation never depends on the order keys were typed in
+    # (the keys are the knowledge's questions: checked above).
+    if (
+        equipment == intake.equipment
+        and conditions == intake.conditions
+        and list(intake.screening) == list(knowledge.screening)
+    ):
+        return intake  # already in that form (as a plan's own answers are)
     return intake.model_copy(
         update={
-            "equipment": tuple(sorted(set(intake.equipment))),
-            "conditions": tuple(sorted(set(intake.conditions))),
-            # Knowledge order, so serialisation never depends on the order keys were typed in.
+            "equipment": equipment,
+            "conditions": conditions,
             "screening": {q: intake.screening[q] for q in knowledge.screening},
         }
     )

@@ -18,6 +18,7 @@ import engine
 from engine.assemble import dose_with_rules
 from engine.eligibility import eligible_ids, exercise_statuses
 from engine.plan import Reason
+from tests.conftest import answers as conftest_answers
 from tests.strategies import answers
 
 SETTINGS = settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
@@ -97,3 +98,14 @@ def test_trusted_takes_every_field_in_order() -> None:
         Reason.trusted(message="m", rule="r")
     with pytest.raises(TypeError):
         Reason.trusted(rule="r")
+
+
+def test_answers_are_normalised_whatever_order_they_came_in(book: engine.RuleBook) -> None:
+    k = book.knowledge
+    data = conftest_answers(equipment=["pull_up_bar", "dumbbells", "pull_up_bar"], conditions=list(k.conditions)[::-1])
+    data["screening"] = dict(reversed(list(data["screening"].items())))
+    shuffled = engine.parse_intake(data, k)
+    assert list(shuffled.screening) == list(k.screening)
+    assert shuffled.equipment == ("dumbbells", "pull_up_bar")
+    assert shuffled.conditions == tuple(sorted(k.conditions))
+    assert engine.parse_intake(shuffled.to_answers(), k) == shuffled
