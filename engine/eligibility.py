@@ -28,7 +28,7 @@ class ExerciseStatus:
     because: list[str] = field(default_factory=list)
 
 
-def eligible_ids(intake: Intake, book: RuleBook, d: Decisions) -> dict[str, tuple[str, ...]]:
+def eligible_exercises(intake: Intake, book: RuleBook, d: Decisions) -> dict[str, tuple[str, ...]]:
     """The exercises a plan is made from, each with the equipment it would use: those ``exercise_statuses``
     calls eligible (included by a rule, excluded by none, kept out by no eligibility check). Without the
     reasons the others are out for."""

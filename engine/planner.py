@@ -15,7 +15,7 @@ from functools import cached_property
 
 from ._version import __version__
 from .assemble import assemble_sessions
-from .eligibility import ExerciseStatus, eligible_ids, exercise_statuses
+from .eligibility import ExerciseStatus, eligible_exercises, exercise_statuses
 from .errors import EngineError
 from .intake import Intake
 from .plan import (
@@ -52,7 +52,7 @@ class Evaluation:
 
 def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     d, programme = decide(intake, book)
-    sessions = assemble_sessions(intake, book, d, programme, eligible_ids(intake, book, d)) if programme else ()
+    sessions = assemble_sessions(intake, book, d, programme, eligible_exercises(intake, book, d)) if programme else ()
     if programme and not any(s.exercises for s in sessions):
         raise EngineError("the rules left no exercise for this intake; refusing to print an empty plan")
     fired_pos = {item.id: i for i, item in enumerate(d.fired)}

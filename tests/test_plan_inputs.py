@@ -1,6 +1,6 @@
 """What the planner computes per plan on its own terms agrees with the full explanation of the plan.
 
-A plan is made from ``eligible_ids`` and the dosing table's memoised doses; ``explain`` reads the
+A plan is made from ``eligible_exercises`` and the dosing table's memoised doses; ``explain`` reads the
 statuses ``exercise_statuses`` gives every exercise and the table's doses as ``dose_for`` computes them.
 They must say the same thing for every intake. And the plan's models, built with ``trusted`` (no
 validation), must be exactly what validating them gives.
@@ -16,7 +16,7 @@ from pydantic import BaseModel
 
 import engine
 from engine.assemble import dose_with_rules
-from engine.eligibility import eligible_ids, exercise_statuses
+from engine.eligibility import eligible_exercises, exercise_statuses
 from engine.plan import Reason
 from tests.conftest import answers as conftest_answers
 from tests.strategies import answers
@@ -37,7 +37,7 @@ def test_the_exercises_a_plan_is_made_from_are_those_explained_as_eligible(
     if programme is None:
         assert not eligible
         return
-    assert set(eligible_ids(intake, book, d)) == eligible
+    assert set(eligible_exercises(intake, book, d)) == eligible
     planned = {ex_id for ex_id, st in evaluation.statuses.items() if st.status == "planned"}
     assert planned == set(evaluation.plan.exercise_ids()) <= eligible
 
