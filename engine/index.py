@@ -231,7 +231,7 @@ class PlanIndex:
                     self.warnings[id(action)] = PlanWarning(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
-        # The order of the stages' facts and of the programmes (per plan they would be recomputed).
+        # The derived facts' names as the stages' facts list them, and the programmes' caution ranks.
         self.derived_names = tuple(sorted(rules.derived))
         self.caution_ranks = {p.id: p.caution_rank for p in knowledge.programmes.values()}
         self._dosing = knowledge.dosing
