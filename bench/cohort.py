@@ -2,7 +2,8 @@
 
 The mix roughly follows who would use the tool: about half without back pain, the rest acute,
 subacute or chronic (some with leg symptoms); a minority with scoliosis or osteochondrosis; every
-experience level; equipment from "nothing at home" to a full gym; and a few red flags and PAR-Q
+experience level, most beginners not yet exercising regularly (``active`` false) and most
+advanced people active; equipment from "nothing at home" to a full gym; and a few red flags and PAR-Q
 answers so the screen's stop and consult paths are exercised too. Vocabularies come from the
 knowledge folder, so the cohort stays valid when vocabularies grow.
 """
@@ -25,6 +26,8 @@ RED_FLAGS = (
     "night_pain",
 )
 PARQ = ("chest_pain", "heart_condition", "dizziness")
+# Share of people exercising regularly, by experience (the inactive are dosed as the table says).
+ACTIVE_SHARE = {"beginner": 0.4, "intermediate": 0.75, "advanced": 0.9}
 HOME_KIT = ("resistance_band", "gym_ball", "dumbbells", "pull_up_bar", "wall_bars")
 GYM_KIT = (
     "pull_up_bar",
@@ -66,9 +69,11 @@ def answers(rng: random.Random, knowledge: engine.Knowledge) -> dict[str, Any]:
         screening[rng.choice([q for q in RED_FLAGS if q in screening])] = True
     elif flag_roll < 0.10:
         screening[rng.choice([q for q in PARQ if q in screening])] = True
+    experience = rng.choice(["beginner", "beginner", "intermediate", "advanced"])
     return {
         "age": rng.choice([rng.randint(16, 30), rng.randint(30, 60), rng.randint(60, 85)]),
-        "experience": rng.choice(["beginner", "beginner", "intermediate", "advanced"]),
+        "experience": experience,
+        "active": rng.random() < ACTIVE_SHARE[experience],
         "goal": rng.choice(sorted(knowledge.goals)),
         "equipment": equipment,
         "conditions": conditions,

@@ -5,12 +5,11 @@ concern the person and why it is there."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 
-from .dosing import dose_for, level_of
-from .eligibility import ExerciseStatus
-from .facts import intake_fact, stage_fact
-from .index import PlanIndex, equipment_choice
+from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
+from .facts import stage_fact
+from .index import ExerciseFacts
 from .intake import Intake
 from .knowledge import LEVELS, BlockTemplate, Exercise, Knowledge
 from .plan import (
@@ -20,18 +19,7 @@ from .plan import (
 from .rulebook import RuleBook
 from .stages import Decisions
 
-# ``dosed_by`` names the dosing table's steps with this prefix, the rules by their ids.
-DOSING_PREFIX = "dosing:"
-
 # --- assembly --------------------------------------------------------------------------------------
-
-
-def _dose(
-    ex: Exercise, d: Decisions, programme: str, intake: Intake, knowledge: Knowledge
-) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
-    return dose_with_rules(
-        ex, programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d, knowledge
-    )
 
 
 def dose_with_rules(
@@ -48,8 +36,16 @@ def dose_with_rules(
     table = knowledge.dosing
     level = level_of(experience, active, table)
     base = dose_for(ex, programme, level, goal, pain, table, frozenset(d.derived))
+    return _with_rules(ex, base, tuple(f"{DOSING_PREFIX}{step}" for step in base.steps), d)
+
+
+def _with_rules(
+    ex: Exercise, base: Dose, steps: tuple[str, ...], d: Decisions
+) -> tuple[int, str | None, int | None, int, tuple[str, ...]]:
+    """The rule prescriptions, then the rules' caps, applied to the dosing table's dose (``steps``: the
+    names of the table's steps that made it)."""
     sets, reps, hold, rest = base.sets, base.reps, base.hold_seconds, base.rest_seconds
-    used: list[str] = [f"{DOSING_PREFIX}{step}" for step in base.steps]
+    used: list[str] = list(steps)
     for item, rx in d.prescriptions:
         if ex.category not in rx.categories:
             continue
@@ -72,70 +68,69 @@ def dose_with_rules(
     return sets, reps, hold, rest, tuple(dict.fromkeys(used))
 
 
-def _pick_block(
-    template: BlockTemplate,
-    pool: Sequence[Exercise],
-    taken: set[str],
-    rank: Callable[[Exercise], tuple[int, int, int, int]],
-) -> list[Exercise]:
-    """Fill one block from its candidates (``pool``): pattern slots first, then variety, then rank."""
-    ordered = sorted(pool, key=rank)  # rank ends with the catalogue position: a strict total order
+def _pick_block(template: BlockTemplate, ordered: Sequence[Exercise], taken: set[str]) -> list[Exercise]:
+    """Fill one block from its candidates in rank order: pattern slots first, then variety, then rank."""
+    free = [ex for ex in ordered if ex.id not in taken]  # still in rank order; what is chosen leaves it
     chosen: list[Exercise] = []
     for pattern in template.patterns:
         if len(chosen) >= template.count:
             break
-        hit = next((ex for ex in ordered if ex.pattern == pattern and ex.id not in taken), None)
-        if hit is not None:
-            chosen.append(hit)
-            taken.add(hit.id)
+        for position, ex in enumerate(free):
+            if ex.pattern == pattern:
+                chosen.append(free.pop(position))
+                break
     counts: dict[str, int] = {}
     for ex in chosen:
         counts[ex.pattern] = counts.get(ex.pattern, 0) + 1
-    while len(chosen) < template.count:
+    while len(chosen) < template.count and free:
         # Fill with variety: fewest repeats of a movement pattern first, then rank (the first in
         # rank order among those with the fewest repeats).
-        best: Exercise | None = None
-        fewest = 0
-        for ex in ordered:
-            if ex.id in taken:
-                continue
-            repeats = counts.get(ex.pattern, 0)
-            if best is None or repeats < fewest:
-                best, fewest = ex, repeats
-                if repeats == 0:
-                    break
-        if best is None:
-            break
-        chosen.append(best)
-        taken.add(best.id)
-        counts[best.pattern] = fewest + 1
+        best, fewest = 0, counts.get(free[0].pattern, 0)
+        if fewest:
+            for position in range(1, len(free)):
+                repeats = counts.get(free[position].pattern, 0)
+                if repeats < fewest:
+                    best, fewest = position, repeats
+                    if repeats == 0:
+                        break
+        ex = free.pop(best)
+        chosen.append(ex)
+        counts[ex.pattern] = fewest + 1
+    taken.update(ex.id for ex in chosen)
     return chosen
 
 
 def assemble_sessions(
-    intake: Intake, book: RuleBook, d: Decisions, programme: str, statuses: dict[str, ExerciseStatus]
+    intake: Intake, book: RuleBook, d: Decisions, programme: str, eligible: Mapping[str, tuple[str, ...]]
 ) -> tuple[Session, ...]:
+    """The sessions of the plan, filled from ``eligible``: exercise id -> the equipment it would use."""
     k = book.knowledge
     index = book.index
     template = k.programmes[programme]
-    owned = frozenset(intake.equipment)
-    eligible = [k.exercises[i] for i, st in statuses.items() if st.status == "eligible"]
+    radiates = intake.pain.radiates_to_leg
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
     programme_rules = [item.id for item, p in d.programmes if p == programme]
-    # The select-stage fact: which catalogue cautions concern this person.
-    fact = stage_fact(intake_fact(intake, k), programme, d.derived, list(book.rules.derived))
+    # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
+    fact = stage_fact(d.base, programme, d.derived, index.derived_names)
+    caution_key = index.caution_key(fact)
+    case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
+    table_dose, doses = index.table_doses(case), index.planned_doses(case, d.dosing_rules)
     used: dict[str, int] = {}
-    # The parts of an exercise's rank that do not change during the plan: preferred first, then
-    # closest to the target level, then catalogue order; times used in earlier sessions goes second.
-    preferred, levels, order = d.preferred, index.levels, index.order
-    fixed = {ex.id: (0 if ex.id in preferred else 1, abs(levels[ex.id] - target), order[ex.id]) for ex in eligible}
+    # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
+    # to the target level, then catalogue order (a strict total order). The eligible exercises are
+    # sorted once without the times used (stable sorts: closeness, then preferred), so every pool, a
+    # subsequence, is in rank order until something has been used; then a stable sort on (preferred,
+    # times used) restores it.
+    preferred = d.preferred
+    ids = sorted(eligible, key=index.closeness[target].__getitem__)
+    if preferred:
+        ids.sort(key=lambda ex_id: ex_id not in preferred)
+    ranked = [k.exercises[i] for i in ids]
 
-    def rank(ex: Exercise) -> tuple[int, int, int, int]:
-        first, distance, position = fixed[ex.id]
-        return (first, used.get(ex.id, 0), distance, position)
+    def reuse(ex: Exercise) -> tuple[int, int]:
+        return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
 
     pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
-    doses: dict[str, tuple[int, str | None, int | None, int, tuple[str, ...]]] = {}
     sessions: list[Session] = []
     for session in template.sessions:
         taken: set[str] = set()
@@ -147,60 +142,55 @@ def assemble_sessions(
             key = (block.block, block.categories)
             pool = pools.get(key)
             if pool is None:
-                pool = [ex for ex in eligible if block.block in ex.blocks and ex.category in block.categories]
+                members = index.block_members[key]
+                pool = [ex for ex in ranked if ex.id in members]
                 pools[key] = pool
-            for ex in _pick_block(block, pool, taken, rank):
+            for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)
                 if dose is None:
-                    dose = doses[ex.id] = _dose(ex, d, programme, intake, k)
+                    dose = doses[ex.id] = _with_rules(ex, *table_dose(ex), d)
                 sets, reps, hold, rest, dosed_by = dose
-                equipment = equipment_choice(index.exercises[ex.id], owned) or ()
+                facts = index.exercises[ex.id]
                 planned.append(
-                    PlannedExercise(
+                    PlannedExercise.trusted(
                         id=ex.id,
                         name=ex.name,
                         block=block.block,
-                        equipment=equipment,
+                        equipment=eligible[ex.id],
                         sets=sets,
                         reps=reps,
                         hold_seconds=hold,
                         rest_seconds=rest,
-                        because=tuple(dict.fromkeys([*programme_rules, *statuses[ex.id].because])),
+                        because=tuple(dict.fromkeys([*programme_rules, *d.included[ex.id]])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_relative_to_leg(
-                            tuple(dict.fromkeys([*ex.cautions_for(fact), *d.cautions.get(ex.id, ())])), intake
+                        cautions=_cautions(
+                            index.cautions_for(facts, fact, caution_key), facts, d.cautions.get(ex.id), radiates
                         ),
-                        why=_why(ex.id, statuses[ex.id].because, index),
+                        why=index.why(ex.id, d.included[ex.id]),
                         source=ex.source,
                     )
                 )
-                statuses[ex.id].status = "planned"
         for ex_id in taken:
             used[ex_id] = used.get(ex_id, 0) + 1
-        sessions.append(Session(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
+        sessions.append(Session.trusted(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
     return tuple(sessions)
 
 
 _DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
 
 
-def _relative_to_leg(cautions: tuple[str, ...], intake: Intake) -> tuple[str, ...]:
-    """For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
+def _cautions(
+    catalogue: tuple[str, ...], facts: ExerciseFacts, added: Sequence[str] | None, radiates: bool
+) -> tuple[str, ...]:
+    """The catalogue's cautions that concern the person (``catalogue``), then those the rules added, each once.
+
+    For someone whose pain already runs down a leg, "stop if pain travels down a leg" would mean never
     starting: the advice becomes relative to their own symptoms ("further down the leg", the
     peripheralisation convention that the leg-symptom rules follow)."""
-    if not intake.pain.radiates_to_leg:
-        return cautions
-    return tuple(_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in cautions)
-
-
-def _why(ex_id: str, because: Sequence[str], index: PlanIndex) -> tuple[str, ...]:
-    """Why the exercise is in the plan, in words: the reasons of the rules that included it, those that name
-    the exercise first (the most specific), then those that include it by category or tag."""
-    named: list[str] = []
-    broad: list[str] = []
-    for rule_id in because:
-        for chosen, reason, names in index.rules[rule_id].include_reasons:
-            if ex_id in chosen:
-                (named if names else broad).append(reason)
-    return tuple(dict.fromkeys([*named, *broad]))
+    chosen = catalogue
+    if added or not facts.cautions_distinct:
+        chosen = tuple(dict.fromkeys([*catalogue, *(added or ())]))
+    if radiates:
+        return tuple([_DOWN_A_LEG.sub(r"further \1 the leg", c) for c in chosen])
+    return chosen

@@ -34,6 +34,8 @@ DOSING_FILE = "dosing.toml"
 LEVELS: tuple[str, ...] = ("beginner", "intermediate", "advanced")
 CATEGORIES: tuple[str, ...] = ("mobility", "stabilisation", "strength")
 _ID = r"^[a-z][a-z0-9_]*$"
+# ``dosed_by`` names the table's steps with this prefix, the rules by their ids.
+DOSING_PREFIX = "dosing:"
 
 
 class _Strict(BaseModel):

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
 from .index import STOPPED, equipment_choice
 from .intake import Intake
-from .knowledge import LEVELS
 from .plan import (
     Reason,
 )
@@ -28,44 +28,53 @@ class ExerciseStatus:
     because: list[str] = field(default_factory=list)
 
 
-def exercise_statuses(intake: Intake, book: RuleBook, d: Decisions, programme: str | None) -> dict[str, ExerciseStatus]:
+def eligible_exercises(intake: Intake, book: RuleBook, d: Decisions) -> dict[str, tuple[str, ...]]:
+    """The exercises a plan is made from, each with the equipment it would use: those ``exercise_statuses``
+    calls eligible (included by a rule, excluded by none, kept out by no eligibility check). Without the
+    reasons the others are out for."""
+    index = book.index
+    excluded, kept_out, owned = d.excluded, index.kept_out[intake.experience], frozenset(intake.equipment)
+    out = {}
+    for ex_id in d.included:  # every list there names a rule
+        if ex_id in excluded or ex_id in kept_out:
+            continue
+        equipment = equipment_choice(index.exercises[ex_id], owned)  # () when it needs none
+        if equipment is not None:
+            out[ex_id] = equipment
+    return out
+
+
+def exercise_statuses(
+    intake: Intake, book: RuleBook, d: Decisions, programme: str | None, planned: Collection[str] = ()
+) -> dict[str, ExerciseStatus]:
+    """Every exercise's status and the reasons for it; ``planned``: the eligible exercises in the plan."""
     index = book.index
     out: dict[str, ExerciseStatus] = {}
     included, excluded = d.included, d.excluded
     if programme is None:
         for ex_id in index.exercises:
             because = included.get(ex_id)
-            out[ex_id] = ExerciseStatus(ex_id, "stopped", [STOPPED], list(dict.fromkeys(because)) if because else [])
+            out[ex_id] = ExerciseStatus(ex_id, "stopped", [STOPPED], list(because) if because else [])
         return out
-    person = LEVELS.index(intake.experience)
-    experience = intake.experience
     owned = frozenset(intake.equipment)
     not_included = index.not_included[programme]
     status: Status
-    for ex_id, facts in index.exercises.items():
+    for ex_id, facts, before, after in index.eligibility[intake.experience]:
         because = included.get(ex_id)
-        reasons: list[Reason] = []
-        status = "eligible"
-        if ex_id in excluded:
-            status = "excluded"
-            reasons.extend(excluded[ex_id])
-        filtered = False
-        if facts.never is not None:
-            reasons.append(facts.never)
-            filtered = True
+        excluded_by = excluded.get(ex_id)
+        reasons = list(excluded_by) if excluded_by is not None else []
+        reasons += before
         if facts.needs is not None and equipment_choice(facts, owned) is None:
             reasons.append(facts.needs)
-            filtered = True
-        if facts.level > person:
-            reasons.append(facts.too_hard[experience])
-            filtered = True
-        if facts.prerequisite is not None and facts.prerequisite_level >= person:
-            reasons.append(facts.prerequisite)
-            filtered = True
-        if filtered and status != "excluded":
+        reasons += after
+        if excluded_by is not None:
+            status = "excluded"
+        elif reasons:  # only eligibility checks spoke: kept out by them
             status = "filtered"
-        if status == "eligible" and not because:
+        elif because:
+            status = "planned" if ex_id in planned else "eligible"
+        else:
             status = "not_included"
             reasons.append(not_included)
-        out[ex_id] = ExerciseStatus(ex_id, status, reasons, list(dict.fromkeys(because)) if because else [])
+        out[ex_id] = ExerciseStatus(ex_id, status, reasons, list(because) if because else [])
     return out

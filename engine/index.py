@@ -4,15 +4,17 @@ reference check of every stage."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .compiler import StageCheck, compile_stage_check
+from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
+from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
 from .facts import STAGES, reader
 from .knowledge import LEVELS, Exercise, Knowledge
 from .plan import (
+    Exclusion,
     PlanWarning,
     Reason,
 )
@@ -49,15 +51,20 @@ class RuleFacts:
     stops: tuple[Stop, ...]
     warnings: tuple[Stop | Warn, ...]  # stops and warnings, interleaved as written
     excludes: tuple[tuple[tuple[str, ...], Reason], ...]
-    includes: tuple[tuple[tuple[str, ...], bool], ...]  # (exercise ids, prefer)
-    include_reasons: tuple[tuple[frozenset[str], str, bool], ...]  # (exercise ids, the reason, names them)
+    # The exercises its includes select, each once (in include then catalogue order), and those it prefers.
+    include_ids: tuple[str, ...]
+    preferred_ids: frozenset[str]
+    # Exercise id -> the reasons of the includes selecting it, in action order, each with whether the
+    # include names the exercise (rather than selecting it by tag or category).
+    include_reasons: Mapping[str, tuple[tuple[str, bool], ...]]
     programmes: tuple[str, ...]
     derives: tuple[str, ...]
     prescriptions: tuple[Prescribe, ...]
     limits: tuple[Limit, ...]
     cautions: tuple[tuple[tuple[str, ...], str], ...]  # (exercise ids, the words a person reads)
-    file_name: str
     effect_text: tuple[str, ...]
+    # Its trace entry's fields before ``matched``, in the model's order (TraceEntry.trusted).
+    trace_head: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
@@ -70,13 +77,36 @@ class ExerciseFacts:
     prerequisite: Reason | None
     prerequisite_level: int  # the lowest level among its prerequisites (planned only above it)
     too_hard: Mapping[str, Reason]  # experience -> "an advanced exercise; experience is ..."
+    # The catalogue's cautions in order, each with its condition compiled (None: every person's).
+    cautions: tuple[tuple[str, Predicate | None], ...]
+    cautions_distinct: bool  # no text twice (those concerning a person need no de-duplication)
 
+
+# What the dosing table reads of one plan: programme, level, goal, usual pain and the derived facts that
+# a step's ``unless_derived`` names (the table reads no other derived fact).
+DosingCase = tuple[str, str, str, int, frozenset[str]]
+# A planned exercise's sets, reps, hold, rest and ``dosed_by``.
+PlannedDose = tuple[int, str | None, int | None, int, tuple[str, ...]]
+
+
+# Entries of a memo keyed by sets of rules: bench/cohort.py's 3,000 people need under 200; at the limit the
+# exclusions take some 15 MB.
+MEMO_LIMIT = 2048
+# Entries of the cautions memo (small ones: the cohort's 3,000 people fill some 1,200; every exercise with
+# every value of today's fields would be 41,000, some 8 MB).
+CAUTIONS_LIMIT = 50_000
 
 STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
 
 
 class PlanIndex:
-    """Built once per ``RuleBook``; read-only afterwards, so safe to share between threads."""
+    """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
+    memos (doses, exclusions, cautions, the reasons an exercise is planned), each entry a pure function of
+    its key (two threads filling the same entry store equal values; a dict item assignment is atomic).
+    The table's doses are bounded by the catalogue and the table (programmes, levels, goals, pain 0-10,
+    facts named); the memos keyed by sequences of rules stop growing at ``MEMO_LIMIT`` entries, the
+    cautions at ``CAUTIONS_LIMIT`` (what is not remembered is made again). None is keyed by whole answers:
+    each holds a part of a plan that depends on a few inputs only."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
         exercises = list(knowledge.exercises.values())
@@ -94,16 +124,13 @@ class PlanIndex:
                     for a in then
                     if isinstance(a, Exclude)
                 ),
-                includes=tuple(
-                    (tuple(ex.id for ex in exercises if selects(a, ex)), a.prefer)
-                    for a in then
-                    if isinstance(a, Include)
+                include_ids=tuple(
+                    dict.fromkeys(ex.id for a in then if isinstance(a, Include) for ex in exercises if selects(a, ex))
                 ),
-                include_reasons=tuple(
-                    (frozenset(ex.id for ex in exercises if selects(a, ex)), a.reason, bool(a.exercises))
-                    for a in then
-                    if isinstance(a, Include)
+                preferred_ids=frozenset(
+                    ex.id for a in then if isinstance(a, Include) and a.prefer for ex in exercises if selects(a, ex)
                 ),
+                include_reasons=_include_reasons(then, exercises),
                 programmes=tuple(a.programme for a in then if isinstance(a, ChooseProgramme)),
                 derives=tuple(a.fact for a in then if isinstance(a, Derive)),
                 prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
@@ -113,15 +140,35 @@ class PlanIndex:
                     for a in then
                     if isinstance(a, AddCaution)
                 ),
-                file_name=Path(item.file).name,
                 effect_text=_effects(item),
+                trace_head={
+                    "rule": item.id,
+                    "stage": item.rule.stage,
+                    "priority": item.rule.priority,
+                    "title": item.rule.title,
+                    "source": item.rule.source,
+                    "file": Path(item.file).name,
+                },
             )
         # The reference semantics of every rule of a stage, as one generated function (see compiler).
         self.checks: dict[str, StageCheck] = {
             stage: compile_stage_check([(r.id, r.rule.when) for r in rules.stage(stage)]) for stage in STAGES
         }
-        self.order = {ex_id: i for i, ex_id in enumerate(knowledge.exercises)}
-        self.levels = {ex.id: LEVELS.index(ex.level) for ex in exercises}
+        # Per target level, each exercise's rank before "preferred" and "times used": closest to the target
+        # level, then catalogue order, as one number.
+        self.closeness = {
+            target: {ex.id: abs(LEVELS.index(ex.level) - target) * len(exercises) + i for i, ex in enumerate(exercises)}
+            for target in range(len(LEVELS))
+        }
+        # Which exercises each block of a programme takes: its kind of block and categories.
+        self.block_members = {
+            (block.block, block.categories): frozenset(
+                ex.id for ex in exercises if block.block in ex.blocks and ex.category in block.categories
+            )
+            for programme in knowledge.programmes.values()
+            for session in programme.sessions
+            for block in session.blocks
+        }
         self.exercises: dict[str, ExerciseFacts] = {}
         checks = knowledge.eligibility  # knowledge/eligibility.toml: each check's id, words and source
 
@@ -148,7 +195,31 @@ class PlanIndex:
                 prerequisite=prerequisite,
                 prerequisite_level=prerequisite_level,
                 too_hard={person: reason("level", level=ex.level, experience=person) for person in LEVELS[:level]},
+                cautions=tuple(
+                    (c, None) if isinstance(c, str) else (c.text, compile_predicate(c.when))
+                    for c in ex.contraindications
+                ),
+                cautions_distinct=len(set(ex.notes())) == len(ex.contraindications),
             )
+        # Per experience, each exercise's eligibility reasons that do not depend on the rest of the answers:
+        # never recommended (listed before the equipment's), then too hard, then prerequisites (after it).
+        self.eligibility: dict[str, tuple[tuple[str, ExerciseFacts, tuple[Reason, ...], tuple[Reason, ...]], ...]] = {}
+        for person, experience in enumerate(LEVELS):
+            rows = []
+            for ex_id, facts in self.exercises.items():
+                after = []
+                if facts.level > person:
+                    after.append(facts.too_hard[experience])
+                if facts.prerequisite is not None and facts.prerequisite_level >= person:
+                    after.append(facts.prerequisite)
+                before = (facts.never,) if facts.never is not None else ()
+                rows.append((ex_id, facts, before, tuple(after)))
+            self.eligibility[experience] = tuple(rows)
+        # Per experience, the exercises those reasons keep out (the rest may be planned if the equipment allows).
+        self.kept_out = {
+            experience: frozenset(ex_id for ex_id, _, before, after in rows if before or after)
+            for experience, rows in self.eligibility.items()
+        }
         self.not_included = {
             p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
             for p in knowledge.programmes
@@ -160,6 +231,116 @@ class PlanIndex:
                     self.warnings[id(action)] = PlanWarning(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
+        # The derived facts' names as the stages' facts list them, and the programmes' caution ranks.
+        self.derived_names = tuple(sorted(rules.derived))
+        self.caution_ranks = {p.id: p.caution_rank for p in knowledge.programmes.values()}
+        self._dosing = knowledge.dosing
+        self._dosing_facts = frozenset(f for step in knowledge.dosing.step for f in step.unless_derived)
+        self._doses: dict[DosingCase, dict[str, tuple[Dose, tuple[str, ...]]]] = {}
+        self._exclusions: dict[tuple[str, ...], tuple[Exclusion, ...]] = {}
+        self._why: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}
+        # Which of an exercise's cautions concern a person is a function of the fields their conditions
+        # read (a handful: pain status, some conditions and screening answers), so it is memoised per
+        # exercise and values of those fields.
+        read = sorted(
+            {f for ex in exercises for c in ex.contraindications if not isinstance(c, str) for f in c.when.fields()}
+        )
+        self._caution_reads = tuple(reader(path) for path in read)
+        self._cautions: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
+        self._planned_doses: dict[tuple[DosingCase, tuple[str, ...]], dict[str, PlannedDose]] = {}
+
+    def dosing_case(
+        self, programme: str, experience: str, active: bool, goal: str, pain: int, derived: Iterable[str]
+    ) -> DosingCase:
+        return (
+            programme,
+            level_of(experience, active, self._dosing),
+            goal,
+            pain,
+            self._dosing_facts.intersection(derived),
+        )
+
+    def table_doses(self, case: DosingCase) -> Callable[[Exercise], tuple[Dose, tuple[str, ...]]]:
+        """``dosing.dose_for`` in ``case`` and the names of the steps as ``dosed_by`` gives them, computed
+        once per exercise and case."""
+        doses = self._doses.get(case)
+        if doses is None:
+            doses = self._doses.setdefault(case, {})
+        programme, level, goal, pain, derived = case
+
+        def dose(ex: Exercise) -> tuple[Dose, tuple[str, ...]]:
+            found = doses.get(ex.id)
+            if found is None:
+                made = dose_for(ex, programme, level, goal, pain, self._dosing, derived)
+                found = doses[ex.id] = (made, tuple(f"{DOSING_PREFIX}{step}" for step in made.steps))
+            return found
+
+        return dose
+
+    def caution_key(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
+        """The values in ``fact`` of the fields the catalogue's caution conditions read."""
+        return tuple([read(fact) for read in self._caution_reads])
+
+    def cautions_for(self, facts: ExerciseFacts, fact: Mapping[str, Any], key: tuple[Any, ...]) -> tuple[str, ...]:
+        """``Exercise.cautions_for(fact)`` with the conditions compiled (``compile_predicate``: the same
+        semantics); ``key``: ``caution_key(fact)``, so it is worked out once per exercise and key."""
+        memo_key = (facts.ex.id, key)
+        found = self._cautions.get(memo_key)
+        if found is None:
+            found = tuple([text for text, holds in facts.cautions if holds is None or holds(fact)])
+            if len(self._cautions) < CAUTIONS_LIMIT:
+                self._cautions[memo_key] = found
+        return found
+
+    def why(self, ex_id: str, because: Sequence[str]) -> tuple[str, ...]:
+        """Why the exercise is in the plan, in words: the reasons of the rules that included it (``because``),
+        those that name the exercise first (the most specific), then those that include it by category or
+        tag. Made once per exercise and set of including rules."""
+        key = (ex_id, tuple(because))
+        found = self._why.get(key)
+        if found is None:
+            named: list[str] = []
+            broad: list[str] = []
+            for rule_id in because:
+                for reason, names in self.rules[rule_id].include_reasons.get(ex_id, ()):
+                    (named if names else broad).append(reason)
+            found = tuple(dict.fromkeys([*named, *broad]))
+            if len(self._why) < MEMO_LIMIT:
+                self._why[key] = found
+        return found
+
+    def planned_doses(self, case: DosingCase, dosing_rules: Sequence[str]) -> dict[str, PlannedDose]:
+        """Exercise id -> its dose in a plan: the table's in ``case`` with the prescriptions and caps of the
+        rules ``dosing_rules`` (in the order applied), a function of those alone. The caller fills it
+        (``assemble``); shared by every plan of the same case and rules."""
+        key = (case, tuple(dosing_rules))
+        found = self._planned_doses.get(key)
+        if found is None:
+            found = {}
+            if len(self._planned_doses) < MEMO_LIMIT:
+                found = self._planned_doses.setdefault(key, found)
+        return found
+
+    def exclusions(self, excluding: Sequence[str], excluded: Mapping[str, Sequence[Reason]]) -> tuple[Exclusion, ...]:
+        """The plan's excluded exercises, by id, each with its reasons: ``excluded``, which the rules
+        ``excluding`` (in the order applied) made, and so made once per sequence of those rules."""
+        key = tuple(excluding)
+        found = self._exclusions.get(key)
+        if found is None:
+            found = tuple(Exclusion(id=ex_id, because=tuple(excluded[ex_id])) for ex_id in sorted(excluded))
+            if len(self._exclusions) < MEMO_LIMIT:
+                self._exclusions[key] = found
+        return found
+
+
+def _include_reasons(then: Iterable[object], exercises: Iterable[Exercise]) -> dict[str, tuple[tuple[str, bool], ...]]:
+    out: dict[str, list[tuple[str, bool]]] = {}
+    for a in then:
+        if isinstance(a, Include):
+            for ex in exercises:
+                if selects(a, ex):
+                    out.setdefault(ex.id, []).append((a.reason, bool(a.exercises)))
+    return {ex_id: tuple(reasons) for ex_id, reasons in out.items()}
 
 
 def equipment_choice(facts: ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:

@@ -7,7 +7,7 @@ against ``knowledge/``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
@@ -139,13 +139,20 @@ def missing_answers(data: Mapping[str, Any], knowledge: Knowledge) -> list[str]:
     return missing
 
 
+# The keys each table of an answers file may have (the screening table's: the knowledge's questions).
+_TOP_KEYS = frozenset(Intake.model_fields)
+_PAIN_KEYS = frozenset(Pain.model_fields)
+_STARTBACK_KEYS = frozenset(Startback.model_fields)
+
+
 def _unknown_keys(data: Mapping[str, Any], knowledge: Knowledge, file: str) -> None:
-    tables: list[tuple[str, Mapping[str, Any], list[str]]] = [("", data, list(Intake.model_fields))]
-    for name, known in (("pain", list(Pain.model_fields)), ("screening", list(knowledge.screening))):
+    tables: list[tuple[str, Mapping[str, Any], Collection[str]]] = [("", data, _TOP_KEYS)]
+    known: Collection[str]
+    for name, known in (("pain", _PAIN_KEYS), ("screening", knowledge.screening)):
         if isinstance(data.get(name), Mapping):
             tables.append((name + ".", data[name], known))
     if isinstance(data.get("startback"), Mapping):
-        tables.append(("startback.", data["startback"], list(Startback.model_fields)))
+        tables.append(("startback.", data["startback"], _STARTBACK_KEYS))
     for prefix, table, known in tables:
         for key in table:
             if key not in known:
@@ -196,19 +203,29 @@ def _check_vocabularies(intake: Intake, knowledge: Knowledge, file: str) -> Inta
                     location=f"{key}[{index}]",
                     suggestion=closest(item, vocab),
                 )
-    for answer in intake.screening:
-        if answer not in knowledge.screening:
-            raise IntakeError(
-                "unknown screening question",
-                file=file,
-                location=f"screening.{answer}",
-                suggestion=closest(answer, knowledge.screening),
-            )
+    if not intake.screening.keys() <= knowledge.screening.keys():  # (the first unknown one is named)
+        for answer in intake.screening:
+            if answer not in knowledge.screening:
+                raise IntakeError(
+                    "unknown screening question",
+                    file=file,
+                    location=f"screening.{answer}",
+                    suggestion=closest(answer, knowledge.screening),
+                )
+    equipment = tuple(sorted(set(intake.equipment)))
+    conditions = tuple(sorted(set(intake.conditions)))
+    # Screening answers in knowledge order, so serialisation never depends on the order keys were typed in
+    # (the keys are the knowledge's questions: checked above).
+    if (
+        equipment == intake.equipment
+        and conditions == intake.conditions
+        and list(intake.screening) == list(knowledge.screening)
+    ):
+        return intake  # already in that form (as a plan's own answers are)
     return intake.model_copy(
         update={
-            "equipment": tuple(sorted(set(intake.equipment))),
-            "conditions": tuple(sorted(set(intake.conditions))),
-            # Knowledge order, so serialisation never depends on the order keys were typed in.
+            "equipment": equipment,
+            "conditions": conditions,
             "screening": {q: intake.screening[q] for q in knowledge.screening},
         }
     )

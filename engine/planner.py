@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from ._version import __version__
 from .assemble import assemble_sessions
-from .eligibility import ExerciseStatus, exercise_statuses
+from .eligibility import ExerciseStatus, eligible_exercises, exercise_statuses
 from .errors import EngineError
 from .intake import Intake
 from .plan import (
-    Exclusion,
     Outcome,
     Plan,
     Provenance,
@@ -36,17 +36,23 @@ from .stages import Decisions, decide
 
 @dataclass(frozen=True)
 class Evaluation:
-    """A plan together with the per-exercise verdicts behind it (used by ``explain``)."""
+    """A plan together with the decisions behind it and, on demand, every exercise's verdict (``explain``)."""
 
     plan: Plan
-    statuses: Mapping[str, ExerciseStatus]
     decisions: Decisions
+    intake: Intake
+    book: RuleBook
+
+    @cached_property
+    def statuses(self) -> Mapping[str, ExerciseStatus]:
+        """Why each exercise of the catalogue is in or out (a plan does not need them: made when asked)."""
+        planned = frozenset(self.plan.exercise_ids())
+        return exercise_statuses(self.intake, self.book, self.decisions, self.plan.programme, planned)
 
 
 def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     d, programme = decide(intake, book)
-    statuses = exercise_statuses(intake, book, d, programme)
-    sessions = assemble_sessions(intake, book, d, programme, statuses) if programme else ()
+    sessions = assemble_sessions(intake, book, d, programme, eligible_exercises(intake, book, d)) if programme else ()
     if programme and not any(s.exercises for s in sessions):
         raise EngineError("the rules left no exercise for this intake; refusing to print an empty plan")
     fired_pos = {item.id: i for i, item in enumerate(d.fired)}
@@ -61,32 +67,22 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
     outcome: Outcome
     if d.stops:
         outcome = "stop"
-        reasons = [Reason(rule=item.id, message=a.message) for item, a in d.stops]
+        reasons = [Reason.trusted(rule=item.id, message=a.message) for item, a in d.stops]
     elif any(w.level in ("consult", "urgent") for w in warning_models):
         outcome = "consult"
-        reasons = [Reason(rule=w.rule, message=w.message) for w in warning_models if w.level in ("consult", "urgent")]
+        reasons = [
+            Reason.trusted(rule=w.rule, message=w.message) for w in warning_models if w.level in ("consult", "urgent")
+        ]
     else:
         outcome, reasons = "clear", []
-    excluded = (
-        tuple(Exclusion(id=ex_id, because=tuple(d.excluded[ex_id])) for ex_id in sorted(d.excluded))
-        if programme
-        else ()
-    )
+    excluded = index.exclusions(d.excluding, d.excluded) if programme else ()
     trace = tuple(
-        TraceEntry(
-            rule=item.id,
-            stage=item.rule.stage,
-            priority=item.rule.priority,
-            title=item.rule.title,
-            source=item.rule.source,
-            file=index.rules[item.id].file_name,
-            matched=d.matched[item.id],
-            effects=index.rules[item.id].effect_text,
-        )
+        TraceEntry.trusted(**facts.trace_head, matched=d.matched[item.id], effects=facts.effect_text)
         for item in d.fired
+        for facts in (index.rules[item.id],)
     )
-    plan = Plan(
-        screen=Screen(outcome=outcome, reasons=tuple(reasons)),
+    plan = Plan.trusted(
+        screen=Screen.trusted(outcome=outcome, reasons=tuple(reasons)),
         programme=programme,
         sessions_per_week=book.knowledge.programmes[programme].sessions_per_week if programme else None,
         warnings=warning_models,
@@ -95,13 +91,13 @@ def evaluate(intake: Intake, book: RuleBook) -> Evaluation:
         derived=tuple(sorted(d.derived)),
         trace=trace,
         intake=intake.to_answers(),
-        provenance=Provenance(
+        provenance=Provenance.trusted(
             engine_version=__version__,
             rules_digest=book.rules.digest,
             knowledge_digest=book.knowledge.digest,
         ),
     )
-    return Evaluation(plan=plan, statuses=statuses, decisions=d)
+    return Evaluation(plan=plan, decisions=d, intake=intake, book=book)
 
 
 def recommend(intake: Intake, book: RuleBook) -> Plan:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from .errors import EngineError
@@ -35,13 +36,19 @@ class Decisions:
     stops: list[tuple[LoadedRule, Stop]] = field(default_factory=list)
     warnings: list[tuple[LoadedRule, Warn | Stop]] = field(default_factory=list)
     excluded: dict[str, list[Reason]] = field(default_factory=dict)
-    included: dict[str, list[str]] = field(default_factory=dict)
+    excluding: list[str] = field(default_factory=list)  # the rules that excluded any, in the order applied
+    included: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> the distinct rules including it
     preferred: set[str] = field(default_factory=set)
     programmes: list[tuple[LoadedRule, str]] = field(default_factory=list)
     derived: dict[str, str] = field(default_factory=dict)  # fact -> rule id
     prescriptions: list[tuple[LoadedRule, Prescribe]] = field(default_factory=list)
     limits: list[tuple[LoadedRule, Limit]] = field(default_factory=list)
+    dosing_rules: list[str] = field(default_factory=list)  # the rules that prescribed or limited, in order
     cautions: dict[str, list[str]] = field(default_factory=dict)  # exercise id -> cautions rules added
+    base: dict[str, Any] = field(default_factory=dict)  # the intake's fact (``facts.intake_fact``), read-only
+
+
+_ORDER = attrgetter("order")  # a rule's (stage, priority, id)
 
 
 def _apply(facts: RuleFacts, d: Decisions) -> None:
@@ -50,6 +57,8 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
     if facts.warnings:
         d.stops.extend((item, a) for a in facts.stops)
         d.warnings.extend((item, a) for a in facts.warnings)
+    if facts.excludes:
+        d.excluding.append(item.rule.id)
     for chosen, reason in facts.excludes:
         excluded = d.excluded
         for ex_id in chosen:
@@ -57,22 +66,25 @@ def _apply(facts: RuleFacts, d: Decisions) -> None:
                 excluded[ex_id].append(reason)
             else:
                 excluded[ex_id] = [reason]
-    for chosen, prefer in facts.includes:
+    if facts.include_ids:
+        # Once per exercise however many of the rule's includes select it: each list in ``included``
+        # holds distinct rule ids (a rule is applied once per plan).
         included = d.included
         rule_id = item.rule.id
-        for ex_id in chosen:
+        for ex_id in facts.include_ids:
             if ex_id in included:
                 included[ex_id].append(rule_id)
             else:
                 included[ex_id] = [rule_id]
-        if prefer:
-            d.preferred.update(chosen)
+        d.preferred.update(facts.preferred_ids)
     for programme in facts.programmes:
         d.programmes.append((item, programme))
     for name in facts.derives:
         d.derived.setdefault(name, item.rule.id)
-    d.prescriptions.extend((item, a) for a in facts.prescriptions)
-    d.limits.extend((item, a) for a in facts.limits)
+    if facts.prescriptions or facts.limits:
+        d.dosing_rules.append(item.rule.id)
+        d.prescriptions.extend((item, a) for a in facts.prescriptions)
+        d.limits.extend((item, a) for a in facts.limits)
     for chosen, text in facts.cautions:
         for ex_id in chosen:
             d.cautions.setdefault(ex_id, []).append(text)
@@ -89,7 +101,7 @@ def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions
         raise EngineError(
             f"rule engine disagreement in stage '{stage}': not fired {missing}, unexpectedly fired {extra}"
         )
-    for facts in sorted((index.rules[i] for i in fired_ids), key=lambda r: r.order):
+    for facts in sorted([index.rules[i] for i in fired_ids], key=_ORDER):
         d.fired.append(facts.item)
         d.matched[facts.item.rule.id] = {name: read(fact) for name, read in facts.reads}
         _apply(facts, d)
@@ -98,9 +110,9 @@ def _run_stage(book: RuleBook, stage: str, fact: Mapping[str, Any], d: Decisions
 def decide(intake: Intake, book: RuleBook) -> tuple[Decisions, str | None]:
     """Run the stages; returns the decisions and the chosen programme (None when the screen stops)."""
     d = Decisions()
-    base = intake_fact(intake, book.knowledge)
-    all_derived = list(book.rules.derived)
-    ranks = {p.id: p.caution_rank for p in book.knowledge.programmes.values()}
+    base = d.base = intake_fact(intake, book.knowledge)
+    index = book.index
+    all_derived, ranks = index.derived_names, index.caution_ranks
     programme: str | None = None
     for spec in PIPELINE:
         if spec.runs != "always" and d.stops:  # a stop ends the pipeline: no plan

@@ -26,8 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..assemble import DOSING_PREFIX
-from ..dosing import dose_for, level_of, top_reps
+from ..dosing import DOSING_PREFIX, dose_for, level_of, top_reps
 from ..durable_host import DurableEvaluator
 from ..errors import EngineError, InputError, closest
 from ..facts import intake_fact
