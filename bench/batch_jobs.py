@@ -10,7 +10,9 @@ What is timed: the installed ``backplan`` console script (beside ``sys.executabl
 of JSON answers from the deterministic cohort (bench/cohort.py). One unmeasured warm-up of each
 command first (so .pyc files and the rule-check verdict cache exist), then ``rounds`` rounds of one
 run each, the order alternating (1, 2 / 2, 1 / ...) so that a drift in the machine's speed hits both;
-the figure is median(--jobs 1) / median(--jobs 2). The child environment has no
+the figure is median(--jobs 1) / median(--jobs 2), over every round and over the quiet rounds (other
+processes used under 10% of the machine during the round, from /proc/stat; the target is for idle
+cores; each round first waits a minute at most for a quiet machine). The child environment has no
 ``PYTHONDONTWRITEBYTECODE`` and a ``BACKPLAN_CACHE_DIR`` of its own (filled by the warm-up).
 
 Two details say what the ratio can be on this machine at this moment, and where the time goes:
@@ -107,7 +109,8 @@ def timed(commands: Sequence[Sequence[str]], env: dict[str, str] | None = None) 
     failures = []
     for proc in procs:
         assert proc.stderr is not None
-        err = proc.stderr.read()
+        with proc.stderr:
+            err = proc.stderr.read()
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         cpu += usage.ru_utime + usage.ru_stime
@@ -120,6 +123,9 @@ def timed(commands: Sequence[Sequence[str]], env: dict[str, str] | None = None) 
     return wall, cpu
 
 
+QUIET_SHARE = 0.10  # a round is quiet when other processes used under this share of the machine during it
+
+
 def measure(
     lines: int,
     rounds: int,
@@ -127,10 +133,16 @@ def measure(
     *,
     ceiling: bool = True,
     parent: bool = True,
+    before_round: Callable[[], None] = lambda: None,
 ) -> dict[str, Any]:
-    """The --jobs 2 / --jobs 1 figures for ``lines`` input lines over ``rounds`` rounds (see the module)."""
+    """The --jobs 2 / --jobs 1 figures for ``lines`` input lines over ``rounds`` rounds (see the module).
+
+    ``speedup`` is over every round; ``speedup_quiet`` over the rounds during which other processes
+    used under ``QUIET_SHARE`` of the machine (the target is for idle cores), when there are any.
+    ``before_round`` is called before each round (e.g. to wait for a quiet machine)."""
     book = engine.load_rulebook()
     out: dict[str, Any] = {"lines": lines, "rounds": rounds}
+    cpus_n = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="backplan-bench-batch-") as tmp:
         path = write_input(Path(tmp) / "answers.jsonl", lines, book.knowledge)
         env = child_env(Path(tmp) / "cache")
@@ -142,22 +154,27 @@ def measure(
         walls: dict[int, list[float]] = {1: [], 2: []}
         cpus: dict[int, list[float]] = {1: [], 2: []}
         spins: dict[int, list[float]] = {1: [], 2: []}
+        shares: list[float] = []
         spin = [sys.executable, "-c", SPIN]
-        OTHERS.clear()
-        measured_wall = 0.0
         for r in range(rounds):
+            before_round()
+            OTHERS.clear()
+            round_wall = 0.0
             for j in (1, 2) if r % 2 == 0 else (2, 1):
                 wall, cpu = timed([cmd[j]], env)
                 walls[j].append(wall)
-                measured_wall += wall
                 cpus[j].append(cpu)
+                round_wall += wall
             if ceiling:
                 spins[1].append(timed([spin])[0])
                 spins[2].append(timed([spin, spin])[0])
+                round_wall += spins[1][-1] + spins[2][-1]
+            shares.append(sum(OTHERS) / (round_wall * cpus_n))
             log(
                 f"  round {r + 1}: --jobs 1 {walls[1][-1]:.2f} s, --jobs 2 {walls[2][-1]:.2f} s "
                 f"({walls[1][-1] / walls[2][-1]:.2f}x)"
                 + (f"; machine ceiling {2 * spins[1][-1] / spins[2][-1]:.2f}x" if ceiling else "")
+                + f"; others used {shares[-1]:.0%} of the machine"
             )
         out["jobs1_wall_s"] = walls[1]
         out["jobs2_wall_s"] = walls[2]
@@ -165,13 +182,21 @@ def measure(
         out["jobs2_median_s"] = statistics.median(walls[2])
         out["speedup"] = out["jobs1_median_s"] / out["jobs2_median_s"]
         out["speedup_per_round"] = [a / b for a, b in zip(walls[1], walls[2], strict=True)]
+        out["others_share_per_round"] = shares
+        out["others_share"] = statistics.mean(shares)
+        quiet = [i for i, share in enumerate(shares) if share < QUIET_SHARE]
+        out["quiet_rounds"] = len(quiet)
+        if quiet:
+            out["jobs1_quiet_median_s"] = statistics.median(walls[1][i] for i in quiet)
+            out["jobs2_quiet_median_s"] = statistics.median(walls[2][i] for i in quiet)
+            out["speedup_quiet"] = out["jobs1_quiet_median_s"] / out["jobs2_quiet_median_s"]
         out["jobs1_cpu_s_median"] = statistics.median(cpus[1])
         out["jobs2_cpu_s_median"] = statistics.median(cpus[2])  # parent and workers
-        # other processes' CPU over the timed runs, as a share of the machine (all cores)
-        total = measured_wall + sum(spins[1]) + sum(spins[2])
-        out["others_share"] = sum(OTHERS) / (total * (os.cpu_count() or 1)) if total else 0.0
         if ceiling:
+            out["ceiling_per_round"] = [2 * a / b for a, b in zip(spins[1], spins[2], strict=True)]
             out["ceiling"] = 2 * statistics.median(spins[1]) / statistics.median(spins[2])
+            if quiet:
+                out["ceiling_quiet"] = statistics.median(out["ceiling_per_round"][i] for i in quiet)
         if parent:
             log("parent's own CPU: run_batch in a fresh process, --jobs 2 and --jobs 1")
             out.update(parent_cost(path, lines, env))
@@ -245,7 +270,19 @@ def report(r: dict[str, Any]) -> str:
         " target >= 1.8x",
         f"  CPU, all processes: --jobs 1 {r['jobs1_cpu_s_median']:.2f} s, --jobs 2 {r['jobs2_cpu_s_median']:.2f} s",
     ]
-    lines.append(f"  other processes used {r['others_share']:.1%} of the machine's CPU during the timed runs")
+    lines.append(
+        f"  other processes used {r['others_share']:.0%} of the machine's CPU during the rounds (per round:"
+        f" {', '.join(f'{x:.0%}' for x in r['others_share_per_round'])})"
+    )
+    if "speedup_quiet" in r:
+        lines.append(
+            f"  quiet rounds only (others < {QUIET_SHARE:.0%}): {r['quiet_rounds']} of {r['rounds']}, --jobs 1"
+            f" {r['jobs1_quiet_median_s']:.2f} s, --jobs 2 {r['jobs2_quiet_median_s']:.2f} s,"
+            f" speed-up {r['speedup_quiet']:.2f}x"
+            + (f", machine ceiling {r['ceiling_quiet']:.2f}x" if "ceiling_quiet" in r else "")
+        )
+    else:
+        lines.append("  no quiet round: the speed-up above is not a measurement on idle cores")
     if "ceiling" in r:
         lines.append(f"  machine ceiling (1 CPU-bound process alone vs 2 at once): {r['ceiling']:.2f}x")
     if "parent_us_per_line" in r:
@@ -274,11 +311,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(text: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {text}", file=sys.stderr, flush=True)
 
-    from run import wait_for_quiet  # bench/run.py: waits (3 minutes at most) for others to use < 10% of the CPU
+    from run import wait_for_quiet  # bench/run.py: waits until others use < 10% of the CPU
 
-    wait_for_quiet("batch --jobs", log)
     load = os.getloadavg()[0]
-    result = measure(args.lines, args.rounds, log, ceiling=not args.no_ceiling)
+    result = measure(
+        args.lines,
+        args.rounds,
+        log,
+        ceiling=not args.no_ceiling,
+        before_round=lambda: wait_for_quiet("a round", log, patience=60.0),
+    )
     result["loadavg_before"], result["loadavg_after"] = load, os.getloadavg()[0]
     print(report(result))
     print(f"  load average (1 min) before {load:.2f}, after {result['loadavg_after']:.2f}")
