@@ -1,0 +1,104 @@
+"""bench/run.py and bench/batch_jobs.py run, and report issue 10's four figures each beside its floor.
+
+Tiny samples and no timing assertions: the figures themselves are measured and reported in
+docs/performance.md; here only their shape (names, floors, targets, verdicts, the table) is checked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def _load(name: str) -> ModuleType:
+    path = ROOT / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def run() -> ModuleType:
+    return _load("run")
+
+
+def test_headline_has_the_four_targets_each_beside_its_floor(run: ModuleType) -> None:
+    info: dict[str, Any] = {}
+    figures = run.headline(run.Sizes.preset("tiny"), lambda _: None, info)
+    assert [f.floor_name for f in figures] == [
+        run.TYPER,
+        run.TYPER,
+        "one trivial durable eval",
+        "`batch --jobs 1`, same input",
+    ]
+    assert [f.target for f in figures] == ["≤ 3× floor", "≤ 2× floor", "≤ 15× floor", "speed-up ≥ 1.8×"]
+    assert "plan" in figures[0].name and "--help" in figures[1].name and "--jobs 2" in figures[3].name
+    for figure in figures:
+        assert figure.value > 0 and figure.floor > 0, figure
+        assert math.isfinite(figure.ratio)
+        assert isinstance(figure.met, bool)
+    assert figures[3].speedup and figures[3].ratio == figures[3].floor / figures[3].value
+    assert figures[2].ratio == figures[2].value / figures[2].floor
+    assert info["cold_plan_empty_cache_ms"] > 0
+    text = run.table(figures)
+    header = text.splitlines()[0]
+    for column in ("figure", "measured", "floor", "floor is", "ratio", "target", "met"):
+        assert column in header
+    for figure in figures:
+        assert figure.name in text
+
+
+def test_per_plan_falls_back_to_its_own_measurement(run: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "per_plan", None)  # as if bench/per_plan.py were not there
+    info: dict[str, Any] = {}
+    figure = run.per_plan_figure(run.Sizes.preset("tiny"), lambda _: None, info)
+    assert info["per_plan_measured_by"].startswith("bench/run.py")
+    assert figure.value > 0 and figure.floor > 0
+    assert figure.ratio == figure.value / figure.floor
+
+
+def test_the_plan_parts_are_reported(run: ModuleType) -> None:
+    import engine
+
+    info: dict[str, Any] = {}
+    people = run.valid_cohort(10, engine.load_rulebook().knowledge)
+    run.plan_parts(people, 1, info)
+    for key in ("parse_intake_median_ms", "recommend_median_ms", "to_json_median_ms", "batch_process_line_median_ms"):
+        assert info[key] > 0
+
+
+def test_batch_jobs_input_is_the_cohort_as_json_lines(tmp_path: Path) -> None:
+    import json
+
+    import engine
+
+    batch_jobs = _load("batch_jobs")
+    path = batch_jobs.write_input(tmp_path / "in.jsonl", 5, engine.load_rulebook().knowledge)
+    lines = path.read_bytes().splitlines()
+    assert len(lines) == 5
+    knowledge = engine.load_rulebook().knowledge
+    for line in lines:
+        engine.parse_intake(json.loads(line), knowledge)
+    assert "PYTHONDONTWRITEBYTECODE" not in batch_jobs.child_env(tmp_path)
+    assert batch_jobs.child_env(tmp_path)["BACKPLAN_CACHE_DIR"] == str(tmp_path)
+
+
+def test_the_scripts_start() -> None:
+    for script in ("run.py", "batch_jobs.py"):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "bench" / script), "--help"], capture_output=True, text=True, check=False
+        )
+        assert done.returncode == 0, done.stderr
+        assert "--json" in done.stdout
