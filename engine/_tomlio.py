@@ -154,19 +154,52 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _LongInteger(ValueError):
+    pass
+
+
+def _json_int(digits: str) -> int:
+    if len(digits) - (digits[0] == "-") > MAX_DIGITS:
+        raise _LongInteger(digits)
+    return int(digits)
+
+
+def _json_depth(value: Any) -> int:
+    """How deep arrays and objects nest in a parsed JSON value (iteratively: any depth json gives)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
 def parse_json_object(text: str, file: str, error: type[BackplanError], location: str | None = None) -> Any:
-    """JSON with duplicate keys refused (as TOML does): ``{"fever": true, "fever": false}`` is never guessed at."""
+    """JSON with duplicate keys refused (as TOML does): ``{"fever": true, "fever": false}`` is never guessed at.
+
+    The limits of ``check_shape`` hold here too, checked by the parser itself rather than by scanning the
+    text first: an integer is refused before it is converted, nesting once parsed (or when the parser
+    itself gives up, far deeper)."""
+    too_deep = f"nested deeper than {MAX_DEPTH} levels"
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_int)
     except _DuplicateKey as exc:
         shown = exc.key if len(exc.key) <= 80 else exc.key[:77] + "..."
         raise error(f"malformed JSON: duplicate key '{shown}'", file=file, location=location) from None
+    except _LongInteger:
+        raise error(f"an integer longer than {MAX_DIGITS} digits", file=file, location=location) from None
     except json.JSONDecodeError as exc:
         raise error(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=file, location=location
         ) from None
     except RecursionError:
-        raise error("malformed JSON: nested too deeply", file=file, location=location) from None
+        raise error(too_deep, file=file, location=location) from None
+    # Fewer brackets than the limit cannot nest beyond it (a bracket inside a string only over-counts).
+    if text.count("[") + text.count("{") > MAX_DEPTH and _json_depth(value) > MAX_DEPTH:
+        raise error(too_deep, file=file, location=location)
+    return value
 
 
 def toml_value(value: Any) -> str:

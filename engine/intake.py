@@ -243,9 +243,9 @@ def parse_answers_text(text: str, *, file: str, fmt: str | None = None) -> Any:
             fmt = "json" if text.lstrip().startswith("{") else "toml"
     if not text.strip():
         raise IntakeError("no answers (the file is empty)", file=file)
-    check_shape(text, file, IntakeError)
     if fmt == "json":
-        return parse_json_object(text, file, IntakeError)
+        return parse_json_object(text, file, IntakeError)  # the same limits, checked while parsing
+    check_shape(text, file, IntakeError)
     return parse_toml(text, file, IntakeError)
 
 

@@ -29,7 +29,7 @@ from engine import batch as batch_module
 from engine.batch import MAX_LINE_BYTES, Summary, read_lines, run_batch
 from engine.errors import EngineError
 from engine.output import TEMP_TAG
-from tests.conftest import BASE_ANSWERS, ROOT, answers
+from tests.conftest import BASE_ANSWERS, EXAMPLES, ROOT, answers
 
 runner = CliRunner()
 
@@ -97,6 +97,25 @@ def test_records_in_order_with_their_line_numbers(cohort: Path, expected: bytes)
     for line, record in zip(expected.splitlines(), got, strict=True):
         assert line == json.dumps(record, separators=(",", ":")).encode()
 
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
+def test_a_plan_record_is_the_plan_as_json_dumps_writes_it(book: engine.RuleBook, example: str) -> None:
+    """The record is written by pydantic's encoder for speed; it must be the very bytes ``json.dumps`` gives
+    for the plan's JSON value (ASCII escapes, no spaces), non-ASCII words included."""
+    from engine.intake import parse_answers_text
+
+    path = EXAMPLES / example
+    data = parse_answers_text(path.read_text(encoding="utf-8"), file=str(path))
+    record, is_plan = batch_module.process_line(7, json.dumps(data).encode(), "in.jsonl", book)
+    plan = engine.recommend(engine.parse_intake(data, book.knowledge), book)
+    expected = json.dumps({"line": 7, "plan": plan.model_dump(mode="json")}, separators=(",", ":")) + "\n"
+    assert is_plan and record == expected.encode()
+    assert json.loads(record)["plan"] == json.loads(plan.to_json())
+    warning = plan.warnings[0].model_copy(update={"message": "Élan — 3 × “hold” ≥ 30 s 😀"})
+    worded = plan.model_copy(update={"warnings": (warning, *plan.warnings[1:])})
+    expected = json.dumps({"line": 7, "plan": worded.model_dump(mode="json")}, separators=(",", ":")) + "\n"
+    assert batch_module.plan_record(7, worded) == expected.encode()
 
 def test_jobs_2_equals_jobs_1_byte_for_byte(
     cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
