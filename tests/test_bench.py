@@ -60,15 +60,6 @@ def test_headline_has_the_four_targets_each_beside_its_floor(run: ModuleType) ->
         assert figure.name in text
 
 
-def test_per_plan_falls_back_to_its_own_measurement(run: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "per_plan", None)  # as if bench/per_plan.py were not there
-    info: dict[str, Any] = {}
-    figure = run.per_plan_figure(run.Sizes.preset("tiny"), lambda _: None, info)
-    assert info["per_plan_measured_by"].startswith("bench/run.py")
-    assert figure.value > 0 and figure.floor > 0
-    assert figure.ratio == figure.value / figure.floor
-
-
 def test_the_plan_parts_are_reported(run: ModuleType) -> None:
     import engine
 
