@@ -273,7 +273,10 @@ def _parallel(
                     exhausted = True
                     break
                 chunk, consumed = item
-                pending.append((pool.submit(_work, dirs, file, chunk), consumed))
+                try:
+                    pending.append((pool.submit(_work, dirs, file, chunk), consumed))
+                except BrokenProcessPool:  # a worker died while the window was being filled
+                    raise _broken(stop) from None
             if not pending:
                 return
             future, consumed = pending.popleft()
@@ -282,14 +285,20 @@ def _parallel(
             try:
                 blob, plans, errors, failure = future.result()
             except BrokenProcessPool:
-                if stop.signum is not None:
-                    raise _StopNow() from None
-                raise EngineError("a batch worker process ended unexpectedly") from None
+                raise _broken(stop) from None
             yield blob, plans, errors, consumed
             if failure is not None:
                 raise failure
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _broken(stop: _Stop) -> BaseException:
+    """What a dead worker means: the run was being stopped (a signal reached the workers too), or an
+    internal error (the records finished so far are kept)."""
+    if stop.signum is not None:
+        return _StopNow()
+    return EngineError("a batch worker process ended unexpectedly")
 
 
 # --- stopping on signals -----------------------------------------------------------------------------
