@@ -21,7 +21,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -97,20 +96,18 @@ def fetch(name: str) -> Any | None:
 
 
 def keep(name: str, value: object) -> None:
-    """Keep ``value`` under ``name`` (atomically; quietly nothing if the cache folder cannot be written)."""
+    """Keep ``value`` under ``name`` (``output.write_atomic``: all or nothing, no temporary file left even on a
+    signal); quietly nothing if the cache folder cannot be written."""
+    from .errors import InputError
+    from .output import write_atomic
+
     folder = _folder()
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         if not _private(folder):
             return
-        data = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, folder / f"{name}.pickle")
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        path = folder / f"{name}.pickle"
+        write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), option="the cache")
+        path.chmod(0o600)  # what fetch expects of it whatever the umask (the folder keeps others out anyway)
+    except (OSError, InputError, pickle.PicklingError, TypeError, AttributeError):
         pass
