@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import BackplanError, closest
+from .errors import CONTROL_IN_TEXT, BackplanError, closest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -239,13 +239,10 @@ def load_toml_file(path: Path, error: type[BackplanError]) -> dict[str, Any]:
     return data
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # all but tab and line feed; C1 too
-
-
 def _control_character(value: Any, loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str] | None:
     """Where the first string holding a control character is (in keys too), and that character."""
     if isinstance(value, str):
-        match = _CONTROL.search(value)
+        match = CONTROL_IN_TEXT.search(value)
         return (loc, match.group()) if match else None
     items: Any = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
     for key, item in items:

@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# A control character in text for people (messages, names, steps): all but tab and line feed, C1 too.
+CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 SHOWN = 80  # at most this many characters of a value are echoed back in an error
 
 

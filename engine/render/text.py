@@ -20,6 +20,7 @@ import shutil
 import unicodedata
 from collections.abc import Iterator
 
+from ..errors import CONTROL_IN_TEXT
 from ..knowledge import Knowledge
 from ..plan import Plan
 from .escape import plain_text
@@ -37,7 +38,6 @@ _ATTRIBUTES = {"bold": "1", "dim": "2", "italic": "3", "underline": "4"}
 _COLOURS = {"black": 0, "red": 1, "green": 2, "yellow": 3, "blue": 4, "magenta": 5, "cyan": 6, "white": 7}
 
 _WORD = re.compile(r"\s*\S+\s*")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # everything but tab and newline; C1 controls too
 
 Span = tuple[str, str]  # (text, style); style "" is plain
 
@@ -147,7 +147,7 @@ class _Page:
         self.lines: list[str] = []
 
     def _clean(self, text: str) -> str:
-        text = _CONTROL.sub("", text).replace("\t", "    ")
+        text = CONTROL_IN_TEXT.sub("", text).replace("\t", "    ")
         return plain_text(text) if self.ascii else text
 
     def say(self, *parts: str | Span, indent: int = 0) -> None:
