@@ -135,15 +135,9 @@ def _checkins(data: ScenarioFile, book: RuleBook, file: str) -> tuple[Any, ...]:
         return ()
     from .journal.progression import CheckIn, check_symptoms, progression_for
 
-    rules = progression_for(book).rules.by_id()
+    rules = list(progression_for(book).rules.by_id())
     for index, rule in enumerate(data.expect.decision_because):
-        if rule not in rules:
-            raise InputError(
-                f"unknown progression rule id '{rule}'",
-                file=file,
-                location=f"expect.decision_because[{index}]",
-                suggestion=closest(rule, rules),
-            )
+        _known(rule, rules, "progression rule id", f"expect.decision_because[{index}]", file)
     out = []
     seen: set[datetime.date] = set()
     for index, entry in enumerate(data.checkin):
@@ -183,13 +177,7 @@ def _check_expect(expect: Expect, book: RuleBook, file: str) -> None:
     _check_ids(expect, book, file)
     tags = list(book.knowledge.tags)
     for index, tag in enumerate(expect.excluded_tags):
-        if tag not in tags:
-            raise InputError(
-                f"unknown tag '{tag}'",
-                file=file,
-                location=f"expect.excluded_tags[{index}]",
-                suggestion=closest(tag, tags),
-            )
+        _known(tag, tags, "tag", f"expect.excluded_tags[{index}]", file)
     for a, b in (
         ("exercises_include", "exercises_exclude"),
         ("warnings_include", "warnings_exclude"),
@@ -217,14 +205,17 @@ def _check_ids(expect: Expect, book: RuleBook, file: str) -> None:
         )
         for index, ident in enumerate(getattr(expect, key)):
             where = f"expect.{key}[{index}]"
-            if ident not in valid:
-                raise InputError(
-                    f"unknown {what} id '{ident}'", file=file, location=where, suggestion=closest(ident, valid)
-                )
+            _known(ident, valid, f"{what} id", where, file)
             if key.startswith("warnings") and ident not in warners:
                 raise InputError(
                     f"rule '{ident}' never gives a warning (no warn or stop action)", file=file, location=where
                 )
+
+
+def _known(name: str, valid: list[str], what: str, where: str, file: str) -> None:
+    """``InputError`` "unknown WHAT 'NAME'" at ``where``, with the closest valid name, unless ``name`` is valid."""
+    if name not in valid:
+        raise InputError(f"unknown {what} '{name}'", file=file, location=where, suggestion=closest(name, valid))
 
 
 def load_scenarios(folder: Path, book: RuleBook) -> list[Scenario]:
