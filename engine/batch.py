@@ -11,7 +11,10 @@ with a huge number or with bad answers gives its own error record and the rest g
 
 ``jobs > 1`` plans in that many worker processes (spawned, each loading its own rule book: a
 durable_rules host never crosses a process) with a bounded number of lines in flight, and writes the
-records in input order as they complete.
+records in input order as they complete. A worker writes a chunk's records to a file in a private
+folder of the temporary folder (``TMPDIR``), and the parent copies that file to the output with
+``sendfile``: records never pass through the parent's Python objects. The folder is removed when the
+run ends, however it ends (SIGKILL aside: the next run with workers removes what a killed run left).
 
 With an output file, records go to ``FILE.partial`` as they complete; an interrupted run (signal,
 crash, internal error) keeps the records it finished there, ``resume=True`` continues from them, and
@@ -24,8 +27,10 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import stat
+import tempfile
 import threading
 import time
 from collections import deque
@@ -39,7 +44,7 @@ from typing import BinaryIO, Protocol
 
 from .errors import BackplanError, EngineError, InputError, IntakeError
 from .intake import parse_answers_text, parse_intake
-from .output import OutputError, adopt, check_target, describe, replace_checked
+from .output import OutputError, adopt, alive, check_target, describe, replace_checked
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
 
@@ -50,6 +55,9 @@ WINDOW_PER_JOB = 4  # chunks in flight per worker: enough to keep it busy, few e
 FLUSH_SECONDS = 0.5  # finished records reach the output at least this often
 _BOM = b"\xef\xbb\xbf"
 _RECORD = re.compile(rb'\{"line":(\d+),"(plan|error)":')
+_SPILL_PREFIX = "backplan-batch-"  # then the parent's pid, "-" and a random part: the workers' spill folder
+_SPILL = re.compile(re.escape(_SPILL_PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 Line = tuple[int, bytes | None]  # line number, content (None: longer than MAX_LINE_BYTES)
@@ -193,13 +201,27 @@ def _worker_init(parent: int) -> None:
     threading.Thread(target=watch, name="backplan-parent-watch", daemon=True).start()
 
 
-def _work(
-    dirs: tuple[str | None, str | None], file: str, lines: list[Line]
-) -> tuple[bytes, int, int, BackplanError | None]:
-    """Plan a chunk of lines in a worker: (records, plans, errors, the error that stopped it if any)."""
+@dataclass(frozen=True)
+class _Done:
+    """A worker's finished chunk: its records in ``spill`` (a file of ``size`` bytes) or, if that file could
+    not be written, in ``records``; and the error that stopped the chunk, if any."""
+
+    records: bytes
+    spill: str | None
+    size: int
+    plans: int
+    errors: int
+    failure: BackplanError | None
+
+
+def _work(dirs: tuple[str | None, str | None], file: str, lines: list[Line], spill: str | None) -> _Done:
+    """Plan a chunk of lines in a worker. Its records go to the file ``spill`` (the parent copies them to the
+    output without reading them into Python: a plan record is ~20 KB, and piping it back costs more than a
+    file), or back in memory when there is no spill file or it cannot be written."""
     global _WORKER_BOOK
     out: list[bytes] = []
     plans = 0
+    failure: BackplanError | None = None
     try:
         if _WORKER_BOOK is None:
             _WORKER_BOOK = load_rulebook(*(Path(d) if d is not None else None for d in dirs))
@@ -208,20 +230,34 @@ def _work(
             out.append(record)
             plans += is_plan
     except BackplanError as exc:
-        return b"".join(out), plans, len(out) - plans, exc
+        failure = exc
     except Exception as exc:
         failure = EngineError(f"{type(exc).__name__}: {exc}")
-        return b"".join(out), plans, len(out) - plans, failure
-    return b"".join(out), plans, len(out) - plans, None
+    records = b"".join(out)
+    errors = len(out) - plans
+    if spill is not None and records:
+        try:
+            fd = os.open(spill, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | _CLOEXEC, 0o600)
+            try:
+                view = memoryview(records)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            return _Done(b"", spill, len(records), plans, errors, failure)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.unlink(spill)
+    return _Done(records, None, 0, plans, errors, failure)
 
 
-Records = Generator[tuple[bytes, int, int, int], None, None]  # (records, plans, errors, input bytes read so far)
+Records = Generator[tuple[_Done, int], None, None]  # (a finished chunk, input bytes read so far)
 
 
 def _serial(lines: Iterator[tuple[int, bytes | None, int]], file: str, book: RuleBook) -> Records:
     for number, content, consumed in lines:
         record, is_plan = process_line(number, content, file, book)
-        yield record, int(is_plan), int(not is_plan), consumed
+        yield _Done(record, None, 0, int(is_plan), int(not is_plan), None), consumed
 
 
 def _chunks(lines: Iterator[tuple[int, bytes | None, int]]) -> Iterator[tuple[list[Line], int]]:
@@ -249,7 +285,7 @@ def _start_pool(jobs: int, dirs: tuple[str | None, str | None]) -> ProcessPoolEx
         initargs=(os.getpid(),),
     )
     for _ in range(jobs):
-        pool.submit(_work, dirs, "", [])
+        pool.submit(_work, dirs, "", [], None)
     return pool
 
 
@@ -261,11 +297,13 @@ def _parallel(
     stop: _Stop,
     pool: ProcessPoolExecutor,
 ) -> Records:
-    pending: deque[tuple[Future[tuple[bytes, int, int, BackplanError | None]], int]] = deque()
+    pending: deque[tuple[Future[_Done], int]] = deque()
     chunks = _chunks(lines)
     window = jobs * WINDOW_PER_JOB
+    spill = _spill_folder()
     try:
         exhausted = False
+        index = 0
         while True:
             while not exhausted and len(pending) < window:
                 item = next(chunks, None)
@@ -273,8 +311,10 @@ def _parallel(
                     exhausted = True
                     break
                 chunk, consumed = item
+                index += 1
+                target = None if spill is None else os.path.join(spill, str(index))
                 try:
-                    pending.append((pool.submit(_work, dirs, file, chunk), consumed))
+                    pending.append((pool.submit(_work, dirs, file, chunk, target), consumed))
                 except BrokenProcessPool:  # a worker died while the window was being filled
                     raise _broken(stop) from None
             if not pending:
@@ -283,14 +323,96 @@ def _parallel(
             while not future.done():
                 wait([future], timeout=0.25, return_when=FIRST_COMPLETED)
             try:
-                blob, plans, errors, failure = future.result()
+                done = future.result()
             except BrokenProcessPool:
                 raise _broken(stop) from None
-            yield blob, plans, errors, consumed
-            if failure is not None:
-                raise failure
+            yield done, consumed
+            if done.failure is not None:
+                raise done.failure
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
+
+
+def _spill_folder() -> str | None:
+    """A new private folder for the workers' chunk files, in the temporary folder (``TMPDIR``), after
+    removing the folders that runs killed with SIGKILL left there. None if it cannot be made: the records
+    then come back in memory, as correct and a little slower."""
+    root = tempfile.gettempdir()
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        entries = []
+    for entry in entries:
+        match = _SPILL.fullmatch(entry.name)
+        if match is None or alive(int(match[1])):
+            continue
+        try:
+            status = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISDIR(status.st_mode) and (uid is None or status.st_uid == uid):
+            shutil.rmtree(entry.path, ignore_errors=True)
+    try:
+        return tempfile.mkdtemp(prefix=f"{_SPILL_PREFIX}{os.getpid()}-", dir=root)
+    except OSError:
+        return None
+
+
+def _emit(done: _Done, sink: Sink) -> None:
+    """Write a finished chunk's records to the output: from memory, or copied from its spill file by the
+    kernel (``sendfile``) when the output is a file descriptor that takes it, else read and written."""
+    if done.spill is None:
+        sink.write(done.records)
+        return
+    try:
+        source = os.open(done.spill, os.O_RDONLY | os.O_NOFOLLOW | _CLOEXEC)
+    except OSError as exc:
+        raise EngineError(f"a worker's records are gone: {exc.strerror or exc}") from None
+    try:
+        os.unlink(done.spill)
+        copied = 0
+        target = _descriptor(sink)
+        if target is not None:
+            sink.flush()
+            copied = _sendfile(target, source, done.size)
+        while copied < done.size:
+            piece = os.pread(source, min(done.size - copied, 1 << 20), copied)
+            if not piece:
+                raise EngineError("a worker's records are cut short")
+            sink.write(piece)
+            copied += len(piece)
+    finally:
+        os.close(source)
+
+
+def _descriptor(sink: Sink) -> int | None:
+    fileno = getattr(sink, "fileno", None)
+    if fileno is None:
+        return None
+    try:
+        fd = fileno()
+    except (OSError, ValueError):  # io.UnsupportedOperation is both
+        return None
+    return fd if isinstance(fd, int) else None
+
+
+def _sendfile(target: int, source: int, size: int) -> int:
+    """Bytes copied from ``source`` to ``target`` (which may refuse: an O_APPEND file, a terminal...)."""
+    copied = 0
+    while copied < size:
+        try:
+            sent = os.sendfile(target, source, copied, size - copied)
+        except OSError:
+            if copied:
+                raise
+            return 0  # refused before a byte moved: read and write instead
+        if sent == 0:
+            break
+        copied += sent
+    return copied
 
 
 def _broken(stop: _Stop) -> BaseException:
@@ -452,6 +574,10 @@ class PartialOutput:
         assert self._file is not None
         self._file.write(data)
 
+    def fileno(self) -> int:
+        assert self._file is not None
+        return self._file.fileno()
+
     def flush(self) -> None:
         if self._file is not None:
             self._file.flush()
@@ -526,17 +652,17 @@ def _stream(
 ) -> None:
     lines = read_lines(stream, file)
     if skip is not None and skip[0] > 0:
-        done = _skip(lines, skip[0], skip[1], file)
+        skipped = _skip(lines, skip[0], skip[1], file)
         if progress is not None:
-            progress(done)
+            progress(skipped)
     records = _serial(lines, file, book) if pool is None else _parallel(lines, file, jobs, dirs, stop, pool)
     last_flush = time.monotonic()
     with contextlib.closing(records):
-        for blob, plans, errors, consumed in records:
+        for chunk, consumed in records:
             with stop.critical_section():
-                sink.write(blob)
-                summary.plans += plans
-                summary.errors += errors
+                _emit(chunk, sink)
+                summary.plans += chunk.plans
+                summary.errors += chunk.errors
                 if time.monotonic() - last_flush >= FLUSH_SECONDS:
                     sink.flush()
                     last_flush = time.monotonic()

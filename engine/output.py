@@ -109,7 +109,8 @@ def temp_path(target: Path) -> Path:
     return target.parent / name
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (this one does; someone else's counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -132,7 +133,7 @@ def remove_orphans(target: Path) -> list[Path]:
         return removed
     for entry in entries:
         match = _TEMP.fullmatch(entry.name)
-        if match is None or match["name"] != target.name[:_NAME_ROOM] or _alive(int(match["pid"])):
+        if match is None or match["name"] != target.name[:_NAME_ROOM] or alive(int(match["pid"])):
             continue
         try:
             if entry.is_file(follow_symlinks=False):

@@ -132,6 +132,65 @@ def test_jobs_2_equals_jobs_1_byte_for_byte(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plans.jsonl"]
 
 
+def test_workers_spill_their_records_to_a_private_folder_that_goes_away(
+    cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers write each chunk's records to a file in a private folder of TMPDIR; the parent copies it to
+    the output (by sendfile where the output takes it) and removes the folder. Orphans of dead runs go."""
+    monkeypatch.setattr(batch_module, "CHUNK_LINES", 3)
+    monkeypatch.setattr(batch_module.tempfile, "tempdir", str(tmp_path))
+    orphan = tmp_path / "backplan-batch-999999999-dead"  # no such process
+    orphan.mkdir()
+    (orphan / "1").write_bytes(b"{}")
+    foreign = tmp_path / f"backplan-batch-{os.getpid()}-alive"  # a running process's: kept
+    foreign.mkdir()
+    seen: list[tuple[str | None, int, int]] = []
+    emit = batch_module._emit
+
+    def spy(done: Any, sink: Any) -> None:
+        mode = lambda path: stat.S_IMODE(os.stat(path).st_mode)  # noqa: E731
+        seen.append((done.spill, mode(done.spill), mode(Path(done.spill).parent)) if done.spill else (None, 0, 0))
+        emit(done, sink)
+
+    monkeypatch.setattr(batch_module, "_emit", spy)
+    out = tmp_path / "plans.jsonl"
+    result = run("batch", str(cohort), "--jobs", "2", "--out", str(out))
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes() == expected
+    assert len(seen) == 20
+    assert {(mode, folder_mode) for _, mode, folder_mode in seen} == {(0o600, 0o700)}
+    folders = {Path(str(spill)).parent for spill, _, _ in seen}
+    assert len(folders) == 1 and next(iter(folders)).name.startswith(f"backplan-batch-{os.getpid()}-")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [foreign.name, "plans.jsonl"]
+
+
+def test_spilled_records_reach_an_output_that_refuses_sendfile(
+    cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An O_APPEND output (``>> FILE``) refuses sendfile: the records are read and written instead."""
+    monkeypatch.setattr(batch_module, "CHUNK_LINES", 3)
+    target = tmp_path / "appended.jsonl"
+    target.write_bytes(b"before\n")
+    with open(target, "ab") as sink:
+        summary = run_batch(cohort, None, book=engine.load_rulebook(), stdout=sink, jobs=2)
+    assert summary.records == 60
+    assert target.read_bytes() == b"before\n" + expected
+
+
+def test_without_a_spill_folder_the_records_come_back_in_memory(
+    cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch_module, "CHUNK_LINES", 3)
+    monkeypatch.setattr(batch_module.tempfile, "tempdir", str(tmp_path / "missing"))
+    seen: list[str | None] = []
+    emit = batch_module._emit
+    monkeypatch.setattr(batch_module, "_emit", lambda done, sink: (seen.append(done.spill), emit(done, sink)))
+    result = run("batch", str(cohort), "--jobs", "2")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout_bytes == expected
+    assert seen == [None] * 20
+
+
 def test_bad_lines_give_error_records_and_the_rest_go_on(tmp_path: Path) -> None:
     good = json.dumps(BASE_ANSWERS).encode()
     first = next(iter(BASE_ANSWERS["screening"]))
@@ -382,10 +441,13 @@ def test_out_keeps_mode_and_symlink(cohort: Path, expected: bytes, tmp_path: Pat
 
 
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """``backplan batch ARGS`` in a subprocess whose temporary folder (the workers' spill files) is
+    ``cwd/tmp``, so that a test sees what a run leaves there."""
+    (cwd / "tmp").mkdir(exist_ok=True)
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "batch", *args],
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "TMPDIR": str(cwd / "tmp")},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -424,8 +486,9 @@ def test_sigterm_keeps_whole_records_and_leaves_no_temp(tmp_path: Path, jobs: st
     kept = _complete_records(partial.read_bytes())
     assert f": {len(kept)} records kept" in message
     assert not out.exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "plans.jsonl.partial"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.jsonl", "plans.jsonl.partial", "tmp"]
     assert not [p for p in tmp_path.iterdir() if TEMP_TAG in p.name]
+    assert list((tmp_path / "tmp").iterdir()) == [], "the workers' spill folder is removed"
 
 
 def test_sigint_on_stdout_stops_after_whole_records(tmp_path: Path) -> None:
@@ -477,6 +540,7 @@ def test_a_killed_worker_is_an_internal_error_and_keeps_the_records(tmp_path: Pa
     assert line.endswith(f"(the records finished before it are kept in {partial}: continue with --resume)")
     _complete_records(partial.read_bytes())
     assert not out.exists()
+    assert list((tmp_path / "tmp").iterdir()) == [], "the workers' spill folder is removed"
 
 
 @_NEEDS_PROC_CHILDREN
@@ -495,6 +559,14 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path: Path) -> None:
         time.sleep(0.1)
     # SIGKILL aside: what was flushed is whole records, and --resume would cut a torn last line.
     assert partial.exists()
+    # The killed run's spill folder is an orphan; the next run with workers removes it.
+    orphans = list((tmp_path / "tmp").iterdir())
+    assert [p.name.startswith(f"backplan-batch-{proc.pid}-") for p in orphans] == [True]
+    small = write_cohort(tmp_path / "small.jsonl", cohort_lines(3))
+    with _start([str(small), "--jobs", "2"], tmp_path) as again:
+        again.communicate(timeout=120)
+    assert again.returncode == 0
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def _cmdline(pid: int) -> bytes:
