@@ -339,12 +339,12 @@ def _spill_folder() -> str | None:
     """A new private folder for the workers' chunk files, in the temporary folder (``TMPDIR``), after
     removing the folders that runs killed with SIGKILL left there. None if it cannot be made: the records
     then come back in memory, as correct and a little slower."""
-    root = tempfile.gettempdir()
-    uid = os.geteuid() if hasattr(os, "geteuid") else None
     try:
+        root = tempfile.gettempdir()  # FileNotFoundError when no candidate folder is writable
         entries = list(os.scandir(root))
     except OSError:
-        entries = []
+        return None
+    uid = os.geteuid() if hasattr(os, "geteuid") else None
     for entry in entries:
         match = _SPILL.fullmatch(entry.name)
         if match is None or alive(int(match[1])):
