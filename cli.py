@@ -1095,6 +1095,7 @@ def _stdout_never_fails() -> None:
         if not isinstance(exc, UnicodeEncodeError):
             raise exc
         from engine.render import json_ascii, plain_text  # only when a character does not fit: not at start
+
         if exc.object is not last[0]:
             last[:] = [exc.object, _is_json(exc.object)]
         chunk = exc.object[exc.start : exc.end]

@@ -9,8 +9,8 @@ The input is read line by line, in binary, never whole: memory stays flat whatev
 ``\\n`` ends a line (``\\r\\n`` too); a line that is not UTF-8, not JSON, longer than 1 MiB, too deep,
 with a huge number or with bad answers gives its own error record and the rest go on.
 
-``jobs > 1`` plans in that many worker processes (spawned, each loading its own rule book: a
-durable_rules host never crosses a process) with a bounded number of lines in flight, and writes the
+``jobs > 1`` plans in that many worker processes (forked where that is safe, else spawned; each builds
+its own rule book: a durable_rules host is never shared) with a bounded number of lines in flight, and writes the
 records in input order as they complete. A worker writes a chunk's records to a file in a private
 folder of the temporary folder (``TMPDIR``), and the parent copies that file to the output with
 ``sendfile``: records never pass through the parent's Python objects. The folder is removed when the
@@ -30,6 +30,7 @@ import re
 import shutil
 import signal
 import stat
+import sys
 import tempfile
 import threading
 import time
@@ -47,6 +48,7 @@ from .intake import parse_answers_text, parse_intake
 from .output import OutputError, adopt, alive, check_target, describe, replace_checked
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
+from .rulebook import forget_rulebooks
 
 MAX_LINE_BYTES = 1 << 20  # as for an answers file: a longer line is an error record, never read whole
 CHUNK_LINES = 64  # lines sent to a worker at once
@@ -58,6 +60,7 @@ _RECORD = re.compile(rb'\{"line":(\d+),"(plan|error)":')
 _SPILL_PREFIX = "backplan-batch-"  # then the parent's pid, "-" and a random part: the workers' spill folder
 _SPILL = re.compile(re.escape(_SPILL_PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_FORK_PLATFORM = sys.platform.startswith("linux")
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 Line = tuple[int, bytes | None]  # line number, content (None: longer than MAX_LINE_BYTES)
@@ -189,9 +192,15 @@ _WORKER_BOOK: RuleBook | None = None
 
 
 def _worker_init(parent: int) -> None:
-    # The parent decides when a run stops (Ctrl-C reaches the whole process group), and a worker whose
-    # parent is gone (killed) exits rather than wait forever for work.
+    # The parent decides when a run stops (Ctrl-C reaches the whole process group); SIGTERM and SIGHUP
+    # end a worker at once (a forked worker would otherwise inherit the parent's handlers). A worker
+    # whose parent is gone (killed) exits rather than wait forever for work. A forked worker builds its
+    # own rule book (durable_rules host) rather than use its copy of the parent's.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+    forget_rulebooks()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -199,6 +208,23 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="backplan-parent-watch", daemon=True).start()
+
+
+def start_method() -> str:
+    """How worker processes start: ``fork`` on Linux when this process runs a single thread (so no lock
+    can be held by a thread the child would lack; macOS's system libraries are not fork-safe at all), else
+    ``spawn``. A forked worker starts in milliseconds with the engine already imported; a spawned one
+    imports it again (about 0.3 s of CPU each), which was most of what two jobs lost against one on a
+    short input."""
+    import multiprocessing
+
+    if not _FORK_PLATFORM or "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() != 1:
+        return "spawn"
+    try:
+        threads = len(os.listdir("/proc/self/task"))  # native threads too, where Linux shows them
+    except OSError:
+        threads = 1
+    return "fork" if threads == 1 else "spawn"
 
 
 @dataclass(frozen=True)
@@ -280,10 +306,13 @@ def _start_pool(jobs: int, dirs: tuple[str | None, str | None]) -> ProcessPoolEx
 
     pool = ProcessPoolExecutor(
         max_workers=jobs,
-        mp_context=multiprocessing.get_context("spawn"),
+        mp_context=multiprocessing.get_context(start_method()),
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
+    for stream in (sys.stdout, sys.stderr):  # a forked worker must not write a copy of what is buffered
+        with contextlib.suppress(Exception):
+            stream.flush()
     for _ in range(jobs):
         pool.submit(_work, dirs, "", [], None)
     return pool

@@ -52,6 +52,12 @@ _CACHE: dict[tuple[str, str, str, str], RuleBook] = {}
 _CACHE_LOCK = threading.Lock()
 
 
+def forget_rulebooks() -> None:
+    """Drop this process's compiled rule books (a forked worker builds its own)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
 def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = None) -> RuleBook:
     """Load, check and compile; unchanged folders reuse the compiled rule book (a Host is costly).
 

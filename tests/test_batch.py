@@ -98,7 +98,6 @@ def test_records_in_order_with_their_line_numbers(cohort: Path, expected: bytes)
         assert line == json.dumps(record, separators=(",", ":")).encode()
 
 
-
 @pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.toml")))
 def test_a_plan_record_is_the_plan_as_json_dumps_writes_it(book: engine.RuleBook, example: str) -> None:
     """The record is written by pydantic's encoder for speed; it must be the very bytes ``json.dumps`` gives
@@ -117,10 +116,13 @@ def test_a_plan_record_is_the_plan_as_json_dumps_writes_it(book: engine.RuleBook
     expected = json.dumps({"line": 7, "plan": worded.model_dump(mode="json")}, separators=(",", ":")) + "\n"
     assert batch_module.plan_record(7, worded) == expected.encode()
 
+
+@pytest.mark.parametrize("start", ["fork", "spawn"])
 def test_jobs_2_equals_jobs_1_byte_for_byte(
-    cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cohort: Path, expected: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start: str
 ) -> None:
     monkeypatch.setattr(batch_module, "CHUNK_LINES", 3)  # many chunks, so both workers take turns
+    monkeypatch.setattr(batch_module, "start_method", lambda: start)
     result = run("batch", str(cohort), "--jobs", "2")
     assert result.exit_code == 0, result.stderr
     assert result.stdout_bytes == expected
@@ -130,6 +132,27 @@ def test_jobs_2_equals_jobs_1_byte_for_byte(
     assert result.exit_code == 0 and result.stdout == ""
     assert out.read_bytes() == expected
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plans.jsonl"]
+
+
+def test_workers_are_forked_only_from_a_single_threaded_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies one thread: a lock another thread holds would stay locked in the child forever."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert batch_module.start_method() == "spawn"
+    finally:
+        release.set()
+        other.join()
+    monkeypatch.setattr(batch_module, "_FORK_PLATFORM", True)
+    monkeypatch.setattr(batch_module.threading, "active_count", lambda: 1)
+    monkeypatch.setattr(batch_module.os, "listdir", lambda path: ["1"] if path == "/proc/self/task" else [])
+    assert batch_module.start_method() == "fork"
+    monkeypatch.setattr(batch_module.os, "listdir", lambda path: ["1", "2"])  # a native thread
+    assert batch_module.start_method() == "spawn"
+    monkeypatch.setattr(batch_module.os, "listdir", lambda path: ["1"] if path == "/proc/self/task" else [])
+    monkeypatch.setattr(batch_module, "_FORK_PLATFORM", False)  # e.g. macOS
+    assert batch_module.start_method() == "spawn"
 
 
 def test_workers_spill_their_records_to_a_private_folder_that_goes_away(
@@ -516,8 +539,10 @@ def _children(pid: int) -> list[int]:
 
 
 def _workers(pid: int) -> list[int]:
-    """The spawned worker processes of a batch run (not multiprocessing's resource tracker)."""
-    return [c for c in _children(pid) if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+    """The worker processes of a batch run: forked (the parent's command line) or spawned (not
+    multiprocessing's resource tracker)."""
+    parent = Path(f"/proc/{pid}/cmdline").read_bytes()
+    return [c for c in _children(pid) if _cmdline(c) == parent or b"spawn_main" in _cmdline(c)]
 
 
 _NEEDS_PROC_CHILDREN = pytest.mark.skipif(
@@ -551,10 +576,11 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path: Path) -> None:
         _wait_for_records(partial, proc)
         workers = _workers(proc.pid)
         assert len(workers) == 2
+        command = _cmdline(workers[0])
         proc.kill()
         proc.communicate(timeout=60)
     deadline = time.monotonic() + 30
-    while any(Path(f"/proc/{w}").exists() and b"spawn_main" in _cmdline(w) for w in workers):
+    while any(Path(f"/proc/{w}").exists() and _cmdline(w) == command for w in workers):
         assert time.monotonic() < deadline, "a worker outlived its parent"
         time.sleep(0.1)
     # SIGKILL aside: what was flushed is whole records, and --resume would cut a torn last line.
@@ -646,4 +672,3 @@ def test_memory_of_a_small_run_for_comparison(cohort: Path) -> None:
     """The same measurement on 60 lines, so the slow test's figure has a baseline (not asserted tight)."""
     status, peak, _ = _peak_rss_kib([str(cohort)])
     assert status == 0 and peak < 200 * 1024
-

@@ -373,8 +373,7 @@ def test_check_figures_reports_load_errors_and_problems_as_lines(tmp_path: Path)
     assert check_figures(tmp_path, ["plank"]) == [f"{tmp_path / 'figures'}: no figure files (*.toml) found"]
     _folder(tmp_path, GOOD.replace("trunk = 79", "trunk = 279"))
     assert check_figures(tmp_path, ["plank"]) == [
-        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: must be at most 180,"
-        " got 279"
+        f"{tmp_path / 'figures' / 'core.toml'}: figure 'plank'.end.trunk: must be at most 180, got 279"
     ]
     _folder(tmp_path, GOOD)
     assert check_figures(tmp_path, ["plank", "bird_dog"]) == [

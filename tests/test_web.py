@@ -697,8 +697,11 @@ def test_carried_answers_are_validated_again(client: TestClient) -> None:
     assert client.post("/physio", **form_body({})).status_code == 422
 
 
-TOOLBAR = re.compile(r'<link rel="icon"[^>]*><link rel="stylesheet" href="/static/toolbar.css">'
-                     r'<script src="/static/app.js" defer></script>|<nav class="bp-toolbar".*?</nav>', re.S)
+TOOLBAR = re.compile(
+    r'<link rel="icon"[^>]*><link rel="stylesheet" href="/static/toolbar.css">'
+    r'<script src="/static/app.js" defer></script>|<nav class="bp-toolbar".*?</nav>',
+    re.S,
+)
 
 
 @pytest.mark.parametrize("for_physio", [False, True])
