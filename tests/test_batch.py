@@ -514,9 +514,10 @@ def test_sigterm_keeps_whole_records_and_leaves_no_temp(tmp_path: Path, jobs: st
     assert list((tmp_path / "tmp").iterdir()) == [], "the workers' spill folder is removed"
 
 
-def test_sigint_on_stdout_stops_after_whole_records(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigint_on_stdout_stops_after_whole_records(tmp_path: Path, jobs: str) -> None:
     cohort = write_cohort(tmp_path / "big.jsonl", cohort_lines(100) * 200)
-    with _start([str(cohort)], tmp_path) as proc:
+    with _start([str(cohort), "--jobs", jobs], tmp_path) as proc:
         assert proc.stdout is not None
         first = proc.stdout.readline()
         assert json.loads(first)["line"] == 1
@@ -529,6 +530,7 @@ def test_sigint_on_stdout_stops_after_whole_records(tmp_path: Path) -> None:
     assert proc.returncode == 1, stderr
     got = _complete_records(first + rest)
     assert stderr.decode().strip() == f"backplan: error: interrupted by SIGINT after {len(got)} records"
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def _children(pid: int) -> list[int]:
