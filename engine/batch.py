@@ -196,10 +196,12 @@ def _worker_init(parent: int) -> None:
     # end a worker at once (a forked worker would otherwise inherit the parent's handlers). A worker
     # whose parent is gone (killed) exits rather than wait forever for work. A forked worker builds its
     # own rule book (durable_rules host) rather than use its copy of the parent's.
+    global _WORKER_BOOK
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _WORKER_BOOK = None
     forget_rulebooks()
 
     def watch() -> None:
