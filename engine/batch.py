@@ -45,7 +45,7 @@ from typing import BinaryIO, Protocol
 
 from .errors import BackplanError, EngineError, InputError, IntakeError
 from .intake import parse_answers_text, parse_intake
-from .output import OutputError, adopt, alive, check_target, describe, replace_checked
+from .output import OutputError, adopt, check_target, describe, orphans, replace_checked
 from .plan import Plan
 from .planner import RuleBook, load_rulebook, recommend
 from .rulebook import forget_rulebooks
@@ -58,7 +58,7 @@ FLUSH_SECONDS = 0.5  # finished records reach the output at least this often
 _BOM = b"\xef\xbb\xbf"
 _RECORD = re.compile(rb'\{"line":(\d+),"(plan|error)":')
 _SPILL_PREFIX = "backplan-batch-"  # then the parent's pid, "-" and a random part: the workers' spill folder
-_SPILL = re.compile(re.escape(_SPILL_PREFIX) + r"(\d+)-[A-Za-z0-9_]+")
+_SPILL = re.compile(re.escape(_SPILL_PREFIX) + r"(?P<pid>\d+)-[A-Za-z0-9_]+")
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _FORK_PLATFORM = sys.platform.startswith("linux")
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -372,14 +372,10 @@ def _spill_folder() -> str | None:
     then come back in memory, as correct and a little slower."""
     try:
         root = tempfile.gettempdir()  # FileNotFoundError when no candidate folder is writable
-        entries = list(os.scandir(root))
     except OSError:
         return None
     uid = os.geteuid() if hasattr(os, "geteuid") else None
-    for entry in entries:
-        match = _SPILL.fullmatch(entry.name)
-        if match is None or alive(int(match[1])):
-            continue
+    for entry, _ in orphans(root, _SPILL):
         try:
             status = entry.stat(follow_symlinks=False)
         except OSError:

@@ -109,7 +109,7 @@ def temp_path(target: Path) -> Path:
     return target.parent / name
 
 
-def alive(pid: int) -> bool:
+def _alive(pid: int) -> bool:
     """Whether process ``pid`` runs (this one does; someone else's counts as running)."""
     if pid == os.getpid():
         return True
@@ -124,16 +124,24 @@ def alive(pid: int) -> bool:
     return True
 
 
+def orphans(folder: Path | str, pattern: re.Pattern[str]) -> Iterator[tuple[os.DirEntry[str], re.Match[str]]]:
+    """The entries of ``folder`` whose name ``pattern`` matches, made by a process (its ``pid`` group) that
+    no longer runs: what a run killed with SIGKILL left. None if the folder cannot be read."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = pattern.fullmatch(entry.name)
+        if match is not None and not _alive(int(match["pid"])):
+            yield entry, match
+
+
 def remove_orphans(target: Path) -> list[Path]:
     """Remove temporary files left beside ``target`` by writes whose process no longer runs."""
     removed: list[Path] = []
-    try:
-        entries = list(os.scandir(target.parent))
-    except OSError:
-        return removed
-    for entry in entries:
-        match = _TEMP.fullmatch(entry.name)
-        if match is None or match["name"] != target.name[:_NAME_ROOM] or alive(int(match["pid"])):
+    for entry, match in orphans(target.parent, _TEMP):
+        if match["name"] != target.name[:_NAME_ROOM]:
             continue
         try:
             if entry.is_file(follow_symlinks=False):
