@@ -74,6 +74,9 @@ def _size(limit: int) -> str:
 
 MAX_DEPTH = 32
 MAX_DIGITS = 20
+# What a text beyond those limits is told (TOML and JSON alike).
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+_TOO_LONG = f"an integer longer than {MAX_DIGITS} digits"
 _STRINGS = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'', re.S)
 _LONG_INTEGER = re.compile(r"(?<![\w.])[+-]?\d(?:_?\d){" + str(MAX_DIGITS) + r",}(?![\w.])")
 _KEY_PART = r"(?:[A-Za-z0-9_-]+|\"\"|'')"
@@ -92,11 +95,11 @@ def check_shape(text: str, file: str, error: type[BackplanError]) -> None:
         elif char in "]}":
             depth -= 1
     if deepest > MAX_DEPTH:
-        raise error(f"nested deeper than {MAX_DEPTH} levels", file=file)
+        raise error(_TOO_DEEP, file=file)
     if _DOTTED_KEY.search(bare):
         raise error(f"a dotted key nested deeper than {MAX_DEPTH} levels", file=file)
     if _LONG_INTEGER.search(bare):
-        raise error(f"an integer longer than {MAX_DIGITS} digits", file=file)
+        raise error(_TOO_LONG, file=file)
 
 
 def decode_text(raw: bytes, file: str, error: type[BackplanError]) -> str:
@@ -182,23 +185,22 @@ def parse_json_object(text: str, file: str, error: type[BackplanError], location
     The limits of ``check_shape`` hold here too, checked by the parser itself rather than by scanning the
     text first: an integer is refused before it is converted, nesting once parsed (or when the parser
     itself gives up, far deeper)."""
-    too_deep = f"nested deeper than {MAX_DEPTH} levels"
     try:
         value = json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_json_int)
     except _DuplicateKey as exc:
         shown = exc.key if len(exc.key) <= 80 else exc.key[:77] + "..."
         raise error(f"malformed JSON: duplicate key '{shown}'", file=file, location=location) from None
     except _LongInteger:
-        raise error(f"an integer longer than {MAX_DIGITS} digits", file=file, location=location) from None
+        raise error(_TOO_LONG, file=file, location=location) from None
     except json.JSONDecodeError as exc:
         raise error(
             f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", file=file, location=location
         ) from None
     except RecursionError:
-        raise error(too_deep, file=file, location=location) from None
+        raise error(_TOO_DEEP, file=file, location=location) from None
     # Fewer brackets than the limit cannot nest beyond it (a bracket inside a string only over-counts).
     if text.count("[") + text.count("{") > MAX_DEPTH and _json_depth(value) > MAX_DEPTH:
-        raise error(too_deep, file=file, location=location)
+        raise error(_TOO_DEEP, file=file, location=location)
     return value
 
 
