@@ -248,6 +248,32 @@ def test_every_command_has_help(command: list[str]) -> None:
 
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if c], ids=" ".join)
+def test_the_console_script_builds_only_the_command_named_and_it_behaves_the_same(command: list[str]) -> None:
+    """``cli.main`` leaves out every command but the one its first argument names (start-up time): that
+    command's help, and its error on an unknown option, are the whole app's."""
+    import typer.main
+
+    from cli import _app_for
+
+    lean = _app_for(command[:1])
+    assert lean is not app
+    assert sorted(typer.main.get_command(lean).commands) == [command[0]]  # type: ignore[attr-defined]
+    for args in ([*command, "--help"], [*command, "--no-such-option"]):
+        whole, alone = run(*args), runner.invoke(lean, args)
+        assert (alone.exit_code, alone.stdout, alone.stderr) == (whole.exit_code, whole.stdout, whole.stderr), args
+
+
+@pytest.mark.parametrize("first", [[], ["--help"], ["--version"], ["plna"], ["rule"]], ids=repr)
+def test_the_console_script_keeps_the_whole_app_unless_a_command_is_named(first: list[str]) -> None:
+    from cli import _app_for
+
+    assert _app_for(first) is app
+    if first[:1] == ["plna"]:
+        result = run(*first, "x.toml")
+        assert result.exit_code == 2 and "Did you mean 'plan'?" in result.stderr
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if c], ids=" ".join)
 def test_every_command_is_documented_in_readme(command: list[str]) -> None:
     readme = (ROOT / "README.md").read_text()
     assert f"backplan {' '.join(command)}" in readme
