@@ -12,8 +12,7 @@ semantics of ``Condition.holds``: the planner's independent cross-check of every
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .conditions import Condition, negated_op
 from .facts import STAGES, reader
@@ -77,8 +76,7 @@ def _compile_leaf(leaf: Condition, negate: bool) -> dict[str, Any]:
 _OPERATORS = ("$neq", "$lt", "$lte", "$gt", "$gte", "$ex", "$nex")
 
 
-@dataclass(frozen=True)
-class PatternShape:
+class PatternShape(NamedTuple):
     """What durable_rules builds from one pattern (see docs/performance.md, "Rule-set limits")."""
 
     leaves: int  # comparisons: alpha nodes of its network

@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, ValidationError, model_validator
 
@@ -179,8 +178,7 @@ def check_references(table: DosingTable, knowledge: Knowledge, root: Path) -> No
 # --- the arithmetic -----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Dose:
+class Dose(NamedTuple):
     sets: int
     reps: str | None
     hold_seconds: int | None
@@ -292,8 +290,7 @@ def pain_levels(table: DosingTable) -> tuple[int, ...]:
     return tuple(sorted(cuts))
 
 
-@dataclass(frozen=True)
-class OrderViolation:
+class OrderViolation(NamedTuple):
     exercise: str
     level: str
     goal: str

@@ -8,8 +8,7 @@ Later stages also see ``programme`` (chosen by the route stage) and ``derived.<n
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .intake import Intake
 from .knowledge import LEVELS, PAIN_STATUSES, Knowledge
@@ -22,8 +21,7 @@ NO_PROGRAMME = "none"
 Scalar = bool | int | str
 
 
-@dataclass(frozen=True)
-class FieldSpec:
+class FieldSpec(NamedTuple):
     """One field a rule condition may name."""
 
     name: str

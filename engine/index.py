@@ -5,9 +5,8 @@ reference check of every stage."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
@@ -40,8 +39,7 @@ def selects(action: Exclude | Include | AddCaution, ex: Exercise) -> bool:
 # --- precomputed: what the rules and the catalogue say independently of the answers ---------------
 
 
-@dataclass(frozen=True)
-class RuleFacts:
+class RuleFacts(NamedTuple):
     """One rule, prepared: what it reads, and its effects sorted by kind (each kind in action order)
     with exclusions and inclusions resolved to exercise ids in catalogue order."""
 
@@ -67,8 +65,7 @@ class RuleFacts:
     trace_head: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class ExerciseFacts:
+class ExerciseFacts(NamedTuple):
     ex: Exercise
     level: int
     options: tuple[tuple[tuple[str, ...], frozenset[str]], ...]

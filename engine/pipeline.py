@@ -11,14 +11,12 @@ order, of "a stop ends the screen", or of how the programme is chosen among seve
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Gate = Literal["always", "not_stopped", "planned"]
 
 
-@dataclass(frozen=True)
-class StageSpec:
+class StageSpec(NamedTuple):
     name: Literal["screen", "route", "select"]
     runs: Gate  # always; unless the screen stopped; only once a programme is chosen (hence not stopped)
     sees_programme: bool  # the stage's fact carries ``programme``

@@ -14,8 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..knowledge import Knowledge
 from ..plan import Plan, PlannedExercise
@@ -72,8 +71,7 @@ def date_text(day: _dt.date) -> str:
     return f"{day.day} {day.strftime('%B')} {day.year}"
 
 
-@dataclass(frozen=True)
-class ExerciseReading:
+class ExerciseReading(NamedTuple):
     id: str
     name: str
     block: str
@@ -89,22 +87,19 @@ class ExerciseReading:
     dosed_by: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class SessionReading:
+class SessionReading(NamedTuple):
     name: str
     exercises: tuple[ExerciseReading, ...]
     stretch_minutes: int | None
 
 
-@dataclass(frozen=True)
-class WarningReading:
+class WarningReading(NamedTuple):
     level: str
     word: str
     message: str
 
 
-@dataclass(frozen=True)
-class PhysioAppendix:
+class PhysioAppendix(NamedTuple):
     """Rule ids for the physiotherapist: which rule said what."""
 
     reasons: tuple[tuple[str, str], ...]  # (rule, message)
@@ -115,8 +110,7 @@ class PhysioAppendix:
     provenance: str
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(NamedTuple):
     title: str
     date: str | None
     whom: tuple[tuple[str, str], ...]  # (label, value)
@@ -135,7 +129,7 @@ class Reading:
     sources: tuple[str, ...]
     footer: str
     physio: PhysioAppendix | None = None
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
 
 
 def whom(intake: Mapping[str, Any], knowledge: Knowledge) -> tuple[tuple[str, str], ...]:
