@@ -303,3 +303,49 @@ def test_rules_check_reports_a_missing_or_misnamed_picture(tmp_path: Path) -> No
         f"{path}: figure of an unknown exercise 'plankk' (did you mean 'plank'?)",
         f"{knowledge / 'figures'}: no figure for exercise 'plank'",
     ]
+
+
+def test_the_garbage_collector_is_off_while_the_command_line_is_read_and_on_in_the_command(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``main`` holds Python's cyclic garbage collector off while typer reads the command line (start-up
+    time); every command's body runs with it on (a batch or the web app runs for hours)."""
+    import gc
+
+    import cli
+    import engine
+
+    seen: dict[str, bool] = {}
+    parse = cli._app_for
+
+    def app_for(first: list[str]) -> Any:
+        seen["reading the command line"] = gc.isenabled()
+        return parse(first)
+
+    recommend = engine.recommend
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen["planning"] = gc.isenabled()
+        return recommend(*args, **kwargs)
+
+    class Left(Exception):
+        pass
+
+    def leave(code: object) -> None:
+        raise Left(code)
+
+    monkeypatch.setattr(cli, "_app_for", app_for)
+    monkeypatch.setattr(engine, "recommend", recording)
+    monkeypatch.setattr(cli, "_leave", leave)
+    monkeypatch.setattr(
+        "sys.argv", ["backplan", "plan", str(EXAMPLES / "chronic_pain_office_worker.toml"), "-f", "json"]
+    )
+    try:
+        with pytest.raises(Left) as left:
+            cli.main()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    assert left.value.args == (0,)
+    assert json.loads(capsys.readouterr().out)["screen"]["outcome"] == "clear"
+    assert seen == {"reading the command line": False, "planning": True}
