@@ -38,7 +38,6 @@ the same agenda draining.
 from __future__ import annotations
 
 import contextlib
-import copy
 import itertools
 import json
 import threading
@@ -229,7 +228,9 @@ class DurableEvaluator:
             for index, group in enumerate(groups):
                 name = f"{namespace}_{stage}" if len(groups) == 1 else f"{namespace}_{stage}_{index}"
                 seen = {"all": [{"m": {"$ex": {seen_field: 1}}}], "pri": _SEEN_RULE["pri"], "run": _SEEN}
-                definitions[name] = {**copy.deepcopy(dict(group)), _SEEN: seen}
+                # durable deletes each rule's 'run' from the dict it is given (and only reads the rest): a
+                # copy of each rule's top level keeps the compiled rules intact.
+                definitions[name] = {**{rule_id: dict(rule) for rule_id, rule in group.items()}, _SEEN: seen}
                 shards[stage].append(name)
             paths = {seen_field}
             for rule_id, rule in rules.items():

@@ -360,6 +360,19 @@ def test_a_stage_too_big_for_one_durable_ruleset_is_sharded(tmp_path: Path) -> N
     assert sum(w["rule"].startswith("everyone_") for w in json.loads(result.stdout)["warnings"]) == 150
 
 
+def test_building_an_evaluator_leaves_the_compiled_rules_as_they_were(book: engine.RuleBook) -> None:
+    """durable deletes each rule's "run" from the definitions it is handed: the evaluator gives it copies, so
+    the compiled rules (read again for the projections, and by a second evaluator) keep every key."""
+    import copy
+
+    stages = compile_stages(book.rules.rules)
+    before = copy.deepcopy(stages)
+    DurableEvaluator(stages, namespace="untouched")
+    DurableEvaluator(stages, namespace="untouched_again", shard_terms=2)
+    assert stages == before
+    assert all("run" in rule for rules in stages.values() for rule in rules.values())
+
+
 def test_sharding_does_not_change_what_fires(book: engine.RuleBook) -> None:
     """The bundled rules split into tiny shards fire exactly what one ruleset per stage fires."""
     stages = compile_stages(book.rules.rules)
