@@ -32,8 +32,10 @@ from .ruleset import (
 )
 
 
-def selects(action: Exclude | Include | AddCaution, ex: Exercise) -> bool:
-    return ex.id in action.exercises or bool(set(ex.tags) & set(action.tags)) or ex.category in action.categories
+def selected(action: Exclude | Include | AddCaution, exercises: Iterable[Exercise]) -> tuple[str, ...]:
+    """The ids of the exercises ``action`` selects (named, or by a tag or category), in catalogue order."""
+    ids, tags, categories = frozenset(action.exercises), frozenset(action.tags), frozenset(action.categories)
+    return tuple(ex.id for ex in exercises if ex.id in ids or not tags.isdisjoint(ex.tags) or ex.category in categories)
 
 
 # --- precomputed: what the rules and the catalogue say independently of the answers ---------------
@@ -110,6 +112,7 @@ class PlanIndex:
         self.rules: dict[str, RuleFacts] = {}
         for item in rules.rules:
             then = item.rule.then
+            includes = [(a, selected(a, exercises)) for a in then if isinstance(a, Include)]
             self.rules[item.id] = RuleFacts(
                 item=item,
                 order=item.order_key,
@@ -117,26 +120,18 @@ class PlanIndex:
                 stops=tuple(a for a in then if isinstance(a, Stop)),
                 warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
                 excludes=tuple(
-                    (tuple(ex.id for ex in exercises if selects(a, ex)), Reason(rule=item.id, message=a.reason))
+                    (selected(a, exercises), Reason(rule=item.id, message=a.reason))
                     for a in then
                     if isinstance(a, Exclude)
                 ),
-                include_ids=tuple(
-                    dict.fromkeys(ex.id for a in then if isinstance(a, Include) for ex in exercises if selects(a, ex))
-                ),
-                preferred_ids=frozenset(
-                    ex.id for a in then if isinstance(a, Include) and a.prefer for ex in exercises if selects(a, ex)
-                ),
-                include_reasons=_include_reasons(then, exercises),
+                include_ids=tuple(dict.fromkeys(ex_id for _, ids in includes for ex_id in ids)),
+                preferred_ids=frozenset(ex_id for a, ids in includes if a.prefer for ex_id in ids),
+                include_reasons=_include_reasons(includes),
                 programmes=tuple(a.programme for a in then if isinstance(a, ChooseProgramme)),
                 derives=tuple(a.fact for a in then if isinstance(a, Derive)),
                 prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
                 limits=tuple(a for a in then if isinstance(a, Limit)),
-                cautions=tuple(
-                    (tuple(ex.id for ex in exercises if selects(a, ex)), a.text)
-                    for a in then
-                    if isinstance(a, AddCaution)
-                ),
+                cautions=tuple((selected(a, exercises), a.text) for a in then if isinstance(a, AddCaution)),
                 effect_text=_effects(item),
                 trace_head={
                     "rule": item.id,
@@ -330,13 +325,12 @@ class PlanIndex:
         return found
 
 
-def _include_reasons(then: Iterable[object], exercises: Iterable[Exercise]) -> dict[str, tuple[tuple[str, bool], ...]]:
+def _include_reasons(includes: Iterable[tuple[Include, tuple[str, ...]]]) -> dict[str, tuple[tuple[str, bool], ...]]:
+    """Exercise id -> (reason, whether the include names it) of each include selecting it, in action order."""
     out: dict[str, list[tuple[str, bool]]] = {}
-    for a in then:
-        if isinstance(a, Include):
-            for ex in exercises:
-                if selects(a, ex):
-                    out.setdefault(ex.id, []).append((a.reason, bool(a.exercises)))
+    for a, ids in includes:
+        for ex_id in ids:
+            out.setdefault(ex_id, []).append((a.reason, bool(a.exercises)))
     return {ex_id: tuple(reasons) for ex_id, reasons in out.items()}
 
 
