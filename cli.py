@@ -1143,6 +1143,10 @@ def main() -> None:
     """Console entry point."""
     _stdout_never_fails()
     gc.disable()  # while typer reads the command line: see _collector_on
+    # No pydantic plugins (observability hooks installed in the same environment): backplan's models are its
+    # own business, and looking them up reads the metadata of every installed distribution at each start.
+    # Typer turns them off for its own validators the same way. A value the user set is kept.
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     try:
         _app_for(sys.argv[1:2])()
     except SystemExit as done:

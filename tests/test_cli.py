@@ -349,3 +349,33 @@ def test_the_garbage_collector_is_off_while_the_command_line_is_read_and_on_in_t
     assert left.value.args == (0,)
     assert json.loads(capsys.readouterr().out)["screen"]["outcome"] == "clear"
     assert seen == {"reading the command line": False, "planning": True}
+
+
+@pytest.mark.parametrize("preset", [None, "logfire"])
+def test_the_console_script_loads_no_pydantic_plugin_unless_told_which(
+    monkeypatch: pytest.MonkeyPatch, preset: str | None
+) -> None:
+    import os
+
+    import cli
+
+    class Left(Exception):
+        pass
+
+    def leave(code: object) -> None:
+        raise Left(code)
+
+    if preset is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
+    monkeypatch.setattr(cli, "_leave", leave)
+    monkeypatch.setattr("sys.argv", ["backplan", "--version"])
+    try:
+        with pytest.raises(Left):
+            cli.main()
+    finally:
+        import gc
+
+        gc.enable()
+    assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
