@@ -5,7 +5,8 @@ silently), every screening question must be answered with a real boolean, and id
 against ``knowledge/``.
 """
 
-from __future__ import annotations
+# Annotations are objects here, not strings (no ``from __future__ import annotations``): pydantic would
+# otherwise compile each field's annotation from its text at every start (docs/performance.md).
 
 from collections.abc import Collection, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError, model_validator
+from typing_extensions import Self
 
 from ._tomlio import (
     check_shape,
@@ -41,7 +43,7 @@ class Pain(_Strict):
     radiates_to_leg: StrictBool
 
     @model_validator(mode="after")
-    def _no_pain_no_intensity(self) -> Pain:
+    def _no_pain_no_intensity(self) -> Self:
         if self.status == "none" and self.intensity != 0:
             raise ValueError(f"intensity must be 0 when status is 'none', got {self.intensity}")
         return self
@@ -54,7 +56,7 @@ class Startback(_Strict):
     distress: StrictInt = Field(ge=0, le=5, description="the psychosocial subscale, items 5-9")
 
     @model_validator(mode="after")
-    def _subscale_within_total(self) -> Startback:
+    def _subscale_within_total(self) -> Self:
         if self.distress > self.total:
             raise ValueError(f"distress ({self.distress}) cannot exceed total ({self.total})")
         return self

@@ -5,7 +5,8 @@ returns a complete ``Knowledge`` or raises ``KnowledgeError`` naming the file, t
 closest valid name. It never half-succeeds.
 """
 
-from __future__ import annotations
+# Annotations are objects here, not strings (no ``from __future__ import annotations``): pydantic would
+# otherwise compile each field's annotation from its text at every start (docs/performance.md).
 
 import re
 from collections.abc import Iterable, Mapping
@@ -23,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from typing_extensions import Self
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from .conditions import Condition
@@ -313,7 +315,7 @@ class EligibilityCheck(_Strict):
     source: str
 
     @model_validator(mode="after")
-    def _placeholders(self) -> EligibilityCheck:
+    def _placeholders(self) -> Self:
         used = set(re.findall(r"{(\w*)}", self.message))
         allowed = CHECK_PLACEHOLDERS[self.kind]
         unknown = sorted(used - allowed)

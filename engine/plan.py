@@ -1,6 +1,7 @@
 """The plan: the engine's output, shaped exactly as SPEC.md's plan JSON (plus documented extras)."""
 
-from __future__ import annotations
+# Annotations are objects here, not strings (no ``from __future__ import annotations``): pydantic would
+# otherwise compile each field's annotation from its text at every start (docs/performance.md).
 
 from typing import Any, Literal, TypeVar
 

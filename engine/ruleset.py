@@ -10,7 +10,8 @@ can take it crashes the process, hangs or fails (each measured by bench/durable_
 in docs/performance.md, "Rule-set limits"), and the limits keep ``rules check`` and every plan fast.
 """
 
-from __future__ import annotations
+# Annotations are objects here, not strings (no ``from __future__ import annotations``): pydantic would
+# otherwise compile each field's annotation from its text at every start (docs/performance.md).
 
 import json
 from collections.abc import Mapping, Sequence
@@ -28,6 +29,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from typing_extensions import Self
 
 from ._tomlio import folder_digest, load_toml_file, pydantic_to_error
 from .compiler import compile_condition, pattern_paths, pattern_shape
@@ -84,7 +86,7 @@ class _Selector(_Action):
     reason: StrictStr = Field(min_length=5)
 
     @model_validator(mode="after")
-    def _selects_something(self) -> _Selector:
+    def _selects_something(self) -> Self:
         if not (self.exercises or self.tags or self.categories):
             raise ValueError("select at least one of: exercises, tags, categories")
         return self
@@ -131,7 +133,7 @@ class Prescribe(_Action):
     rest_seconds: StrictInt | None = Field(default=None, ge=0, le=600)
 
     @model_validator(mode="after")
-    def _sets_something(self) -> Prescribe:
+    def _sets_something(self) -> Self:
         if self.sets is None and self.reps is None and self.rest_seconds is None:
             raise ValueError("prescribe at least one of: sets, reps, rest_seconds")
         return self
@@ -147,7 +149,7 @@ class Limit(_Action):
     reason: StrictStr = Field(min_length=5)
 
     @model_validator(mode="after")
-    def _limits_something(self) -> Limit:
+    def _limits_something(self) -> Self:
         if self.max_sets is None and self.min_rest_seconds is None:
             raise ValueError("limit at least one of: max_sets, min_rest_seconds")
         return self
