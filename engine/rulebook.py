@@ -9,7 +9,7 @@ import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import stored, verdicts
 from .compiler import compile_stages
@@ -99,8 +99,7 @@ def load_rulebook(rules_dir: Path | None = None, knowledge_dir: Path | None = No
         return book
 
 
-@dataclass(frozen=True)
-class _Loaded:
+class _Loaded(NamedTuple):
     """What a rule book's files say once validated and checked: the part worth keeping between runs."""
 
     knowledge: Knowledge

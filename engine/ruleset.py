@@ -17,7 +17,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Generic, Literal, Protocol, TypeVar
+from typing import Annotated, Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -217,8 +217,7 @@ class LoadedRule(Loaded[Rule]):
         return (STAGES.index(self.rule.stage), self.rule.priority, self.rule.id)
 
 
-@dataclass(frozen=True)
-class RuleSet:
+class RuleSet(NamedTuple):
     """Every rule, ordered by (stage, priority, id), with the fields they may read."""
 
     root: str
