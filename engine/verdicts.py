@@ -38,10 +38,17 @@ def engine_digest() -> str:
     edit, a reinstall or another version is another digest."""
     global _engine_digest
     if _engine_digest is None:
+        files: list[
+            tuple[str, str]
+        ] = []  # (path relative to the engine, as posix; full path): os.walk, a third of rglob's time
+        for folder, _, names in os.walk(_ENGINE):
+            relative = Path(folder).relative_to(_ENGINE).as_posix()
+            prefix = "" if relative == "." else relative + "/"
+            files.extend((prefix + name, os.path.join(folder, name)) for name in names if name.endswith(".py"))
         h = hashlib.sha256()
-        for path in sorted(_ENGINE.rglob("*.py")):
-            st = path.stat()
-            h.update(f"{path.relative_to(_ENGINE).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
+        for relative, path in sorted(files):
+            st = os.stat(path)
+            h.update(f"{relative}\0{st.st_size}\0{st.st_mtime_ns}\0".encode())
         _engine_digest = h.hexdigest()
     return _engine_digest
 

@@ -113,3 +113,35 @@ def test_a_cache_that_cannot_be_written_is_no_error(tmp_path: Path, monkeypatch:
     monkeypatch.setenv("BACKPLAN_CACHE_DIR", str(blocked))
     monkeypatch.setattr(rulebook, "_CACHE", {})
     assert _fresh().rules.rules
+
+
+def test_the_engine_digest_changes_with_any_python_file_of_the_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The key of every kept book and verdict: an edited, added or removed engine module (at any depth) is a
+    new key; a file that is not Python is not part of it."""
+    from engine import verdicts
+
+    root = tmp_path / "engine"
+    (root / "journal").mkdir(parents=True)
+    (root / "planner.py").write_text("x = 1\n")
+    (root / "journal" / "rules.py").write_text("y = 2\n")
+    monkeypatch.setattr(verdicts, "_ENGINE", root)
+
+    def digest() -> str:
+        monkeypatch.setattr(verdicts, "_engine_digest", None)
+        return verdicts.engine_digest()
+
+    seen = [digest()]
+    assert digest() == seen[0]  # the same files: the same key
+    (root / "notes.txt").write_text("not code")
+    assert digest() == seen[0]
+    (root / "journal" / "rules.py").write_text("y = 22\n")  # another size
+    seen.append(digest())
+    os.utime(root / "planner.py", ns=(1, 1))  # another modification time
+    seen.append(digest())
+    (root / "journal" / "store.py").write_text("")
+    seen.append(digest())
+    (root / "planner.py").unlink()
+    seen.append(digest())
+    assert len(set(seen)) == len(seen)
