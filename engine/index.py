@@ -4,8 +4,8 @@ reference check of every stage."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, NamedTuple
 
 from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
@@ -95,7 +95,7 @@ MEMO_LIMIT = 2048
 # every value of today's fields would be 41,000, some 8 MB).
 CAUTIONS_LIMIT = 50_000
 
-STOPPED = Reason(rule="screen", message="the safety screen stopped the plan: no exercises")
+STOPPED = Reason.trusted(rule="screen", message="the safety screen stopped the plan: no exercises")
 
 
 class PlanIndex:
@@ -120,7 +120,7 @@ class PlanIndex:
                 stops=tuple(a for a in then if isinstance(a, Stop)),
                 warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
                 excludes=tuple(
-                    (selected(a, exercises), Reason(rule=item.id, message=a.reason))
+                    (selected(a, exercises), Reason.trusted(rule=item.id, message=a.reason))
                     for a in then
                     if isinstance(a, Exclude)
                 ),
@@ -139,7 +139,7 @@ class PlanIndex:
                     "priority": item.rule.priority,
                     "title": item.rule.title,
                     "source": item.rule.source,
-                    "file": Path(item.file).name,
+                    "file": os.path.basename(item.file),
                 },
             )
         # The reference semantics of every rule of a stage, as one generated function (see compiler).
@@ -165,7 +165,7 @@ class PlanIndex:
         checks = knowledge.eligibility  # knowledge/eligibility.toml: each check's id, words and source
 
         def reason(kind: str, **values: str) -> Reason:
-            return Reason(rule=checks[kind].id, message=checks[kind].say(**values))
+            return Reason.trusted(rule=checks[kind].id, message=checks[kind].say(**values))
 
         for ex in exercises:
             level = LEVELS.index(ex.level)
@@ -213,14 +213,14 @@ class PlanIndex:
             for experience, rows in self.eligibility.items()
         }
         self.not_included = {
-            p: Reason(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
+            p: Reason.trusted(rule="selection", message=f"no rule includes it in the {p} programme for these answers")
             for p in knowledge.programmes
         }
         self.warnings: dict[int, PlanWarning] = {}  # id(action) -> its PlanWarning (actions live as long as the rules)
         for item in rules.rules:
             for action in item.rule.then:
                 if isinstance(action, (Stop, Warn)):
-                    self.warnings[id(action)] = PlanWarning(
+                    self.warnings[id(action)] = PlanWarning.trusted(
                         rule=item.id, level=action.level, message=action.message, source=item.rule.source
                     )
         # The derived facts' names as the stages' facts list them, and the programmes' caution ranks.
