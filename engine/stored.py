@@ -15,6 +15,7 @@ plain data types, never a function (a pickle naming ``os.system`` is refused, no
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -109,5 +110,24 @@ def keep(name: str, value: object) -> None:
         path = folder / f"{name}.pickle"
         write_atomic(path, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL), option="the cache")
         path.chmod(0o600)  # what fetch expects of it whatever the umask (the folder keeps others out anyway)
+        _forget_old(folder, keep=path)
     except (OSError, InputError, pickle.PicklingError, TypeError, AttributeError):
         pass
+
+
+# How many books the cache folder holds: every edit of a rule, knowledge or engine file, and every upgrade,
+# is a new key, and the books of the old ones (some 270 KB each) would otherwise stay for good. A user with
+# several rule folders in use keeps each of them; a book pruned and asked for again is loaded from its files.
+KEPT_BOOKS = 16
+
+
+def _forget_old(folder: Path, keep: Path) -> None:
+    """Delete all but the ``KEPT_BOOKS`` most recently written books (``keep``, just written, always stays)."""
+    books = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name.endswith(".pickle") and entry.is_file(follow_symlinks=False) and entry.path != str(keep):
+                books.append((entry.stat(follow_symlinks=False).st_mtime_ns, entry.name))
+    for _, old in sorted(books, reverse=True)[KEPT_BOOKS - 1 :]:
+        with contextlib.suppress(OSError):  # gone already (another process pruned it): never an error
+            (folder / old).unlink()

@@ -145,3 +145,22 @@ def test_the_engine_digest_changes_with_any_python_file_of_the_engine(
     (root / "planner.py").unlink()
     seen.append(digest())
     assert len(set(seen)) == len(seen)
+
+
+def test_the_cache_keeps_only_the_newest_books(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each engine, rule or knowledge edit is a new key: the folder keeps the ``KEPT_BOOKS`` most recently
+    written books, the one just written among them, and the next load of a pruned one reads its files."""
+    monkeypatch.setattr(stored, "KEPT_BOOKS", 3)
+    folder = cache / "books"
+    folder.mkdir(parents=True, mode=0o700)
+    for age in range(5):  # five older books, the oldest first
+        old = folder / f"old{age}.pickle"
+        old.write_bytes(b"")
+        os.utime(old, ns=(age * 10**9, age * 10**9))
+    (folder / "notes.txt").write_text("not a book")
+    _fresh()
+    new = [p.name for p in _kept(cache) if not p.name.startswith("old")]
+    assert len(new) == 1
+    assert {p.name for p in folder.iterdir()} == {"notes.txt", "old3.pickle", "old4.pickle", *new}
+    _fresh()  # the same book again: read back, nothing written or pruned
+    assert {p.name for p in folder.iterdir()} == {"notes.txt", "old3.pickle", "old4.pickle", *new}
