@@ -70,11 +70,7 @@ def rules_selecting(exercise: Exercise, book: RuleBook) -> list[tuple[str, str]]
     out = []
     for item in book.rules.rules:
         for action in item.rule.then:
-            if isinstance(action, (Include, Exclude)) and (
-                exercise.id in action.exercises
-                or set(exercise.tags) & set(action.tags)
-                or exercise.category in action.categories
-            ):
+            if isinstance(action, (Include, Exclude)) and action.selected((exercise,)):
                 verb = "exclude" if isinstance(action, Exclude) else ("prefer" if action.prefer else "include")
                 out.append((item.id, verb))
     return list(dict.fromkeys(out))

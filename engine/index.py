@@ -31,13 +31,6 @@ from .ruleset import (
     Warn,
 )
 
-
-def selected(action: Exclude | Include | AddCaution, exercises: Iterable[Exercise]) -> tuple[str, ...]:
-    """The ids of the exercises ``action`` selects (named, or by a tag or category), in catalogue order."""
-    ids, tags, categories = frozenset(action.exercises), frozenset(action.tags), frozenset(action.categories)
-    return tuple(ex.id for ex in exercises if ex.id in ids or not tags.isdisjoint(ex.tags) or ex.category in categories)
-
-
 # --- precomputed: what the rules and the catalogue say independently of the answers ---------------
 
 
@@ -112,7 +105,7 @@ class PlanIndex:
         self.rules: dict[str, RuleFacts] = {}
         for item in rules.rules:
             then = item.rule.then
-            includes = [(a, selected(a, exercises)) for a in then if isinstance(a, Include)]
+            includes = [(a, a.selected(exercises)) for a in then if isinstance(a, Include)]
             self.rules[item.id] = RuleFacts(
                 item=item,
                 order=item.order_key,
@@ -120,7 +113,7 @@ class PlanIndex:
                 stops=tuple(a for a in then if isinstance(a, Stop)),
                 warnings=tuple(a for a in then if isinstance(a, (Stop, Warn))),
                 excludes=tuple(
-                    (selected(a, exercises), Reason.trusted(rule=item.id, message=a.reason))
+                    (a.selected(exercises), Reason.trusted(rule=item.id, message=a.reason))
                     for a in then
                     if isinstance(a, Exclude)
                 ),
@@ -131,7 +124,7 @@ class PlanIndex:
                 derives=tuple(a.fact for a in then if isinstance(a, Derive)),
                 prescriptions=tuple(a for a in then if isinstance(a, Prescribe)),
                 limits=tuple(a for a in then if isinstance(a, Limit)),
-                cautions=tuple((selected(a, exercises), a.text) for a in then if isinstance(a, AddCaution)),
+                cautions=tuple((a.selected(exercises), a.text) for a in then if isinstance(a, AddCaution)),
                 effect_text=_effects(item),
                 trace_head={
                     "rule": item.id,

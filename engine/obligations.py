@@ -181,9 +181,7 @@ def excluders_of(rules: RuleSet, knowledge: Knowledge, exercise: str) -> list[Lo
     out = []
     for item in rules.rules:
         for a in item.rule.then:
-            if isinstance(a, Exclude) and (
-                ex.id in a.exercises or set(ex.tags) & set(a.tags) or ex.category in a.categories
-            ):
+            if isinstance(a, Exclude) and a.selected((ex,)):
                 out.append(item)
                 break
     return out

@@ -14,7 +14,7 @@ in docs/performance.md, "Rule-set limits"), and the limits keep ``rules check`` 
 # otherwise compile each field's annotation from its text at every start (docs/performance.md).
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Generic, Literal, NamedTuple, Protocol, TypeVar
@@ -36,7 +36,7 @@ from .compiler import compile_condition, pattern_paths, pattern_shape
 from .conditions import Condition
 from .errors import RuleError, closest
 from .facts import STAGES, FieldSpec, Stage, field_specs
-from .knowledge import ID_PATTERN, Knowledge
+from .knowledge import ID_PATTERN, Exercise, Knowledge
 
 # --- limits on a rule set's shape (docs/performance.md, "Rule-set limits") ---------------------------
 # One rule. durable_rules 2.0.28 keeps every path through a rule's network that a fact matches on a
@@ -90,6 +90,14 @@ class _Selector(_Action):
         if not (self.exercises or self.tags or self.categories):
             raise ValueError("select at least one of: exercises, tags, categories")
         return self
+
+    def selected(self, exercises: Iterable[Exercise]) -> tuple[str, ...]:
+        """The ids of the ``exercises`` this action concerns (named, or one of their tags or their category
+        listed), in the order given."""
+        ids, tags, categories = frozenset(self.exercises), frozenset(self.tags), frozenset(self.categories)
+        return tuple(
+            ex.id for ex in exercises if ex.id in ids or not tags.isdisjoint(ex.tags) or ex.category in categories
+        )
 
 
 class Exclude(_Selector):
