@@ -305,6 +305,30 @@ def test_rules_check_reports_a_missing_or_misnamed_picture(tmp_path: Path) -> No
     ]
 
 
+def _console_script(monkeypatch: pytest.MonkeyPatch, args: list[str]) -> object:
+    """``cli.main`` run in this process as the console script runs it, with ``args``: its exit code. The
+    collector is left as the test process had it (on, nothing frozen) whatever ``main`` did to it."""
+    import gc
+
+    import cli
+
+    class Left(Exception):
+        pass
+
+    def leave(code: object) -> None:
+        raise Left(code)
+
+    monkeypatch.setattr(cli, "_leave", leave)
+    monkeypatch.setattr("sys.argv", ["backplan", *args])
+    try:
+        with pytest.raises(Left) as left:
+            cli.main()
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    return left.value.args[0]
+
+
 def test_the_garbage_collector_is_off_while_the_command_line_is_read_and_on_in_the_command(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -328,25 +352,10 @@ def test_the_garbage_collector_is_off_while_the_command_line_is_read_and_on_in_t
         seen["planning"] = gc.isenabled()
         return recommend(*args, **kwargs)
 
-    class Left(Exception):
-        pass
-
-    def leave(code: object) -> None:
-        raise Left(code)
-
     monkeypatch.setattr(cli, "_app_for", app_for)
     monkeypatch.setattr(engine, "recommend", recording)
-    monkeypatch.setattr(cli, "_leave", leave)
-    monkeypatch.setattr(
-        "sys.argv", ["backplan", "plan", str(EXAMPLES / "chronic_pain_office_worker.toml"), "-f", "json"]
-    )
-    try:
-        with pytest.raises(Left) as left:
-            cli.main()
-    finally:
-        gc.enable()
-        gc.unfreeze()
-    assert left.value.args == (0,)
+    argv = ["plan", str(EXAMPLES / "chronic_pain_office_worker.toml"), "-f", "json"]
+    assert _console_script(monkeypatch, argv) == 0
     assert json.loads(capsys.readouterr().out)["screen"]["outcome"] == "clear"
     assert seen == {"reading the command line": False, "planning": True}
 
@@ -357,25 +366,9 @@ def test_the_console_script_loads_no_pydantic_plugin_unless_told_which(
 ) -> None:
     import os
 
-    import cli
-
-    class Left(Exception):
-        pass
-
-    def leave(code: object) -> None:
-        raise Left(code)
-
     if preset is None:
         monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
     else:
         monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
-    monkeypatch.setattr(cli, "_leave", leave)
-    monkeypatch.setattr("sys.argv", ["backplan", "--version"])
-    try:
-        with pytest.raises(Left):
-            cli.main()
-    finally:
-        import gc
-
-        gc.enable()
+    assert _console_script(monkeypatch, ["--version"]) == 0
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
