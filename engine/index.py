@@ -84,9 +84,9 @@ PlannedDose = tuple[int, str | None, int | None, int, tuple[str, ...]]
 # Entries of a memo keyed by sets of rules: bench/cohort.py's 3,000 people need under 200; at the limit the
 # exclusions take some 15 MB.
 MEMO_LIMIT = 2048
-# Entries of the cautions memo (small ones: the cohort's 3,000 people fill some 1,200; every exercise with
-# every value of today's fields would be 41,000, some 8 MB).
-CAUTIONS_LIMIT = 50_000
+# Keys of the cautions memo, each with at most one small entry per exercise (the cohort's 3,000 people
+# fill some 1,200 entries; every exercise with every value of today's fields would be 41,000, some 8 MB).
+CAUTION_KEYS_LIMIT = 1024
 
 STOPPED = Reason.trusted(rule="screen", message="the safety screen stopped the plan: no exercises")
 
@@ -97,7 +97,7 @@ class PlanIndex:
     its key (two threads filling the same entry store equal values; a dict item assignment is atomic).
     The table's doses are bounded by the catalogue and the table (programmes, levels, goals, pain 0-10,
     facts named); the memos keyed by sequences of rules stop growing at ``MEMO_LIMIT`` entries, the
-    cautions at ``CAUTIONS_LIMIT`` (what is not remembered is made again). None is keyed by whole answers:
+    cautions at ``CAUTION_KEYS_LIMIT`` keys (what is not remembered is made again). None is keyed by whole answers:
     each holds a part of a plan that depends on a few inputs only."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
@@ -231,7 +231,7 @@ class PlanIndex:
             {f for ex in exercises for c in ex.contraindications if not isinstance(c, str) for f in c.when.fields()}
         )
         self._caution_reads = tuple(reader(path) for path in read)
-        self._cautions: dict[tuple[str, tuple[Any, ...]], tuple[str, ...]] = {}
+        self._cautions: dict[tuple[Any, ...], dict[str, tuple[str, ...]]] = {}
         self._planned_doses: dict[tuple[DosingCase, tuple[str, ...]], dict[str, PlannedDose]] = {}
 
     def dosing_case(
@@ -266,16 +266,25 @@ class PlanIndex:
         """The values in ``fact`` of the fields the catalogue's caution conditions read."""
         return tuple([read(fact) for read in self._caution_reads])
 
-    def cautions_for(self, facts: ExerciseFacts, fact: Mapping[str, Any], key: tuple[Any, ...]) -> tuple[str, ...]:
+    def cautions_in(self, fact: Mapping[str, Any], key: tuple[Any, ...]) -> Callable[[ExerciseFacts], tuple[str, ...]]:
         """``Exercise.cautions_for(fact)`` with the conditions compiled (``compile_predicate``: the same
-        semantics); ``key``: ``caution_key(fact)``, so it is worked out once per exercise and key."""
-        memo_key = (facts.ex.id, key)
-        found = self._cautions.get(memo_key)
+        semantics), for one plan; ``key``: ``caution_key(fact)``, so each exercise's are worked out once per
+        key (looked up by exercise id alone: a plan's exercises share the key, hashed once)."""
+        found = self._cautions.get(key)
         if found is None:
-            found = tuple([text for text, holds in facts.cautions if holds is None or holds(fact)])
-            if len(self._cautions) < CAUTIONS_LIMIT:
-                self._cautions[memo_key] = found
-        return found
+            found = {}
+            if len(self._cautions) < CAUTION_KEYS_LIMIT:
+                found = self._cautions.setdefault(key, found)
+
+        def cautions(facts: ExerciseFacts) -> tuple[str, ...]:
+            chosen = found.get(facts.ex.id)
+            if chosen is None:
+                chosen = found[facts.ex.id] = tuple(
+                    [text for text, holds in facts.cautions if holds is None or holds(fact)]
+                )
+            return chosen
+
+        return cautions
 
     def why(self, ex_id: str, because: Sequence[str]) -> tuple[str, ...]:
         """Why the exercise is in the plan, in words: the reasons of the rules that included it (``because``),
