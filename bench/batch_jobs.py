@@ -20,6 +20,11 @@ Two details say what the ratio can be on this machine at this moment, and where 
 * the machine's ceiling: one CPU-bound Python process alone against two at once (wall), in the same
   rounds. On a shared virtual machine two busy vCPUs are often slower each than one alone, so 2.0x
   is not what two processes get even for perfectly parallel work;
+* the workload's ceiling: two ``--jobs 1`` runs at once, each on one half of the input, against
+  ``--jobs 1`` on all of it, in the same rounds: what two planning processes get on this machine with no
+  coordination at all (when two processes slow each other down through the caches and memory they share,
+  this is below the CPU-bound loop's ceiling, and no ``--jobs 2`` can beat it). Its ratio to ``--jobs 2``
+  is the worker pool's efficiency (1.0: the pool costs nothing);
 * the parent's own cost (``--parent``): ``engine.batch.run_batch`` with ``jobs=2`` in a fresh
   process, CPU seconds of the parent (``RUSAGE_SELF``: reading, chunking, sending lines, receiving
   and writing records) and of its workers (``RUSAGE_CHILDREN``), per input line, against one job's.
@@ -83,6 +88,16 @@ def write_input(path: Path, lines: int, knowledge: engine.Knowledge) -> Path:
     return path
 
 
+def split_input(path: Path, first: int) -> tuple[Path, Path]:
+    """The input's first ``first`` lines and the rest, as two files beside it."""
+    with open(path, "rb") as handle:
+        content = handle.readlines()
+    halves = (path.with_name("half1.jsonl"), path.with_name("half2.jsonl"))
+    for half, part in zip(halves, (content[:first], content[first:]), strict=True):
+        half.write_bytes(b"".join(part))
+    return halves
+
+
 TICK = os.sysconf("SC_CLK_TCK")
 OTHERS: list[float] = []  # CPU seconds other processes used during each timed run
 
@@ -107,7 +122,7 @@ def timed(commands: Sequence[Sequence[str]], env: dict[str, str] | None = None) 
     ]
     cpu = 0.0
     failures = []
-    for proc in procs:
+    for command, proc in zip(commands, procs, strict=True):
         assert proc.stderr is not None
         with proc.stderr:
             err = proc.stderr.read()
@@ -115,7 +130,7 @@ def timed(commands: Sequence[Sequence[str]], env: dict[str, str] | None = None) 
         proc.returncode = os.waitstatus_to_exitcode(status)
         cpu += usage.ru_utime + usage.ru_stime
         if proc.returncode != 0:
-            failures.append(f"{' '.join(proc.args)} exited {proc.returncode}: {err.decode()[-400:]}")
+            failures.append(f"{' '.join(command)} exited {proc.returncode}: {err.decode()[-400:]}")
     wall = time.perf_counter() - start
     OTHERS.append(max(0.0, _busy() - busy - cpu))
     if failures:
@@ -145,6 +160,7 @@ def measure(
     cpus_n = os.cpu_count() or 1
     with tempfile.TemporaryDirectory(prefix="backplan-bench-batch-") as tmp:
         path = write_input(Path(tmp) / "answers.jsonl", lines, book.knowledge)
+        halves = split_input(path, lines // 2)
         env = child_env(Path(tmp) / "cache")
         cmd = {j: [*backplan_command(), "batch", str(path), "--jobs", str(j)] for j in (1, 2)}
         log(f"batch --jobs 1 and --jobs 2: warm-up, then {rounds} rounds of {lines:,} lines each")
@@ -154,6 +170,8 @@ def measure(
         walls: dict[int, list[float]] = {1: [], 2: []}
         cpus: dict[int, list[float]] = {1: [], 2: []}
         spins: dict[int, list[float]] = {1: [], 2: []}
+        split: list[float] = []  # two --jobs 1 at once, one on each half
+        cmd_halves = [[*backplan_command(), "batch", str(half), "--jobs", "1"] for half in halves]
         shares: list[float] = []
         spin = [sys.executable, "-c", SPIN]
         for r in range(rounds):
@@ -168,12 +186,18 @@ def measure(
             if ceiling:
                 spins[1].append(timed([spin])[0])
                 spins[2].append(timed([spin, spin])[0])
-                round_wall += spins[1][-1] + spins[2][-1]
+                split.append(timed(cmd_halves, env)[0])
+                round_wall += spins[1][-1] + spins[2][-1] + split[-1]
             shares.append(sum(OTHERS) / (round_wall * cpus_n))
             log(
                 f"  round {r + 1}: --jobs 1 {walls[1][-1]:.2f} s, --jobs 2 {walls[2][-1]:.2f} s "
                 f"({walls[1][-1] / walls[2][-1]:.2f}x)"
-                + (f"; machine ceiling {2 * spins[1][-1] / spins[2][-1]:.2f}x" if ceiling else "")
+                + (
+                    f"; machine ceiling {2 * spins[1][-1] / spins[2][-1]:.2f}x, workload ceiling "
+                    f"{walls[1][-1] / split[-1]:.2f}x"
+                    if ceiling
+                    else ""
+                )
                 + f"; others used {shares[-1]:.0%} of the machine"
             )
         out["jobs1_wall_s"] = walls[1]
@@ -195,8 +219,13 @@ def measure(
         if ceiling:
             out["ceiling_per_round"] = [2 * a / b for a, b in zip(spins[1], spins[2], strict=True)]
             out["ceiling"] = 2 * statistics.median(spins[1]) / statistics.median(spins[2])
+            out["halves_wall_s"] = split
+            out["workload_ceiling_per_round"] = [a / b for a, b in zip(walls[1], split, strict=True)]
+            out["workload_ceiling"] = out["jobs1_median_s"] / statistics.median(split)
+            out["pool_efficiency"] = statistics.median(split) / out["jobs2_median_s"]
             if quiet:
                 out["ceiling_quiet"] = statistics.median(out["ceiling_per_round"][i] for i in quiet)
+                out["workload_ceiling_quiet"] = out["jobs1_quiet_median_s"] / statistics.median(split[i] for i in quiet)
         if parent:
             log("parent's own CPU: run_batch in a fresh process, --jobs 2 and --jobs 1")
             out.update(parent_cost(path, lines, env))
@@ -280,11 +309,19 @@ def report(r: dict[str, Any]) -> str:
             f" {r['jobs1_quiet_median_s']:.2f} s, --jobs 2 {r['jobs2_quiet_median_s']:.2f} s,"
             f" speed-up {r['speedup_quiet']:.2f}x"
             + (f", machine ceiling {r['ceiling_quiet']:.2f}x" if "ceiling_quiet" in r else "")
+            + (f", workload ceiling {r['workload_ceiling_quiet']:.2f}x" if "workload_ceiling_quiet" in r else "")
         )
     else:
         lines.append("  no quiet round: the speed-up above is not a measurement on idle cores")
     if "ceiling" in r:
         lines.append(f"  machine ceiling (1 CPU-bound process alone vs 2 at once): {r['ceiling']:.2f}x")
+    if "workload_ceiling" in r:
+        lines.append(
+            f"  workload ceiling (--jobs 1 on all lines vs two --jobs 1 at once, each on half): "
+            f"{r['workload_ceiling']:.2f}x (per round: "
+            f"{', '.join(f'{x:.2f}' for x in r['workload_ceiling_per_round'])});"
+            f" the pool's efficiency (halves at once / --jobs 2): {r['pool_efficiency']:.2f}"
+        )
     if "parent_us_per_line" in r:
         lines.append(
             f"  --jobs 2 in-process: parent {r['parent_us_per_line']:.0f} us CPU a line (its rule book"

@@ -381,6 +381,8 @@ def jobs_figure(sizes: Sizes, log: Callable[[str], None], info: dict[str, Any]) 
         "others_share_per_round",
         "quiet_rounds",
         "ceiling_per_round",
+        "workload_ceiling_per_round",
+        "pool_efficiency",
         "jobs1_cpu_s_median",
         "jobs2_cpu_s_median",
         "parent_us_per_line",
@@ -394,11 +396,15 @@ def jobs_figure(sizes: Sizes, log: Callable[[str], None], info: dict[str, Any]) 
         jobs1, jobs2 = got["jobs1_quiet_median_s"], got["jobs2_quiet_median_s"]
         rounds = f"{got['quiet_rounds']} quiet rounds of {sizes.batch_rounds} (others < 10% of the machine)"
         ceiling = got.get("ceiling_quiet")
+        workload = got.get("workload_ceiling_quiet")
     else:
         jobs1, jobs2 = got["jobs1_median_s"], got["jobs2_median_s"]
         rounds = f"all {sizes.batch_rounds} rounds: NO QUIET ROUND, not a measurement on idle cores"
         ceiling = got.get("ceiling")
+        workload = got.get("workload_ceiling")
     machine = f"; two CPU-bound processes at once got {ceiling:.2f}x one alone in the same rounds" if ceiling else ""
+    if workload:
+        machine += f", two `--jobs 1` at once on the halves {workload:.2f}x `--jobs 1` on all (the workload's ceiling)"
     return Figure(
         f"`batch --jobs 2`, {sizes.batch_lines:,} lines",
         "s",

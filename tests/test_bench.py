@@ -93,3 +93,24 @@ def test_the_scripts_start() -> None:
         )
         assert done.returncode == 0, done.stderr
         assert "--json" in done.stdout
+
+
+def test_the_workload_ceiling_splits_the_input_in_two(tmp_path: Path) -> None:
+    import engine
+
+    batch_jobs = _load("batch_jobs")
+    path = batch_jobs.write_input(tmp_path / "in.jsonl", 7, engine.load_rulebook().knowledge)
+    first, second = batch_jobs.split_input(path, 3)
+    assert first.read_bytes().count(b"\n") == 3 and second.read_bytes().count(b"\n") == 4
+    assert first.read_bytes() + second.read_bytes() == path.read_bytes()
+
+
+def test_the_jobs_figures_report_both_ceilings(monkeypatch: pytest.MonkeyPatch) -> None:
+    batch_jobs = _load("batch_jobs")
+    monkeypatch.setattr(batch_jobs, "SPIN", "sum(range(1000))")  # the loop's length does not matter here
+    got = batch_jobs.measure(20, 1, ceiling=True, parent=False)
+    for key in ("speedup", "ceiling", "workload_ceiling", "pool_efficiency"):
+        assert got[key] > 0 and math.isfinite(got[key]), key
+    assert len(got["workload_ceiling_per_round"]) == 1
+    text = batch_jobs.report(got)
+    assert "machine ceiling" in text and "workload ceiling" in text and "efficiency" in text
