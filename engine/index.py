@@ -5,8 +5,8 @@ reference check of every stage."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 from .compiler import Predicate, StageCheck, compile_predicate, compile_stage_check
 from .dosing import DOSING_PREFIX, Dose, dose_for, level_of
@@ -87,6 +87,10 @@ MEMO_LIMIT = 2048
 # Keys of the cautions memo, each with at most one small entry per exercise (the cohort's 3,000 people
 # fill some 1,200 entries; every exercise with every value of today's fields would be 41,000, some 8 MB).
 CAUTION_KEYS_LIMIT = 1024
+# Cases of the dosing table (programme, level, goal, pain 0-10, the facts its steps name), each holding at
+# most one dose per exercise: today's knowledge has 660 (2 x 3 x 5 x 11 x 2 for its one fact), and each fact
+# a step names doubles them.
+DOSE_CASES_LIMIT = 4096
 
 STOPPED = Reason.trusted(rule="screen", message="the safety screen stopped the plan: no exercises")
 
@@ -95,9 +99,9 @@ class PlanIndex:
     """Built once per ``RuleBook`` and safe to share between threads: read-only afterwards, but for the
     memos (doses, exclusions, cautions, the reasons an exercise is planned), each entry a pure function of
     its key (two threads filling the same entry store equal values; a dict item assignment is atomic).
-    The table's doses are bounded by the catalogue and the table (programmes, levels, goals, pain 0-10,
-    facts named); the memos keyed by sequences of rules stop growing at ``MEMO_LIMIT`` entries, the
-    cautions at ``CAUTION_KEYS_LIMIT`` keys (what is not remembered is made again). None is keyed by whole answers:
+    The table's doses stop growing at ``DOSE_CASES_LIMIT`` cases, the memos keyed by sequences of rules at
+    ``MEMO_LIMIT`` entries, the cautions at ``CAUTION_KEYS_LIMIT`` keys (what is not remembered is made
+    again). None is keyed by whole answers:
     each holds a part of a plan that depends on a few inputs only."""
 
     def __init__(self, knowledge: Knowledge, rules: RuleSet) -> None:
@@ -248,9 +252,7 @@ class PlanIndex:
     def table_doses(self, case: DosingCase) -> Callable[[Exercise], tuple[Dose, tuple[str, ...]]]:
         """``dosing.dose_for`` in ``case`` and the names of the steps as ``dosed_by`` gives them, computed
         once per exercise and case."""
-        doses = self._doses.get(case)
-        if doses is None:
-            doses = self._doses.setdefault(case, {})
+        doses = _remember(self._doses, case, dict, DOSE_CASES_LIMIT)
         programme, level, goal, pain, derived = case
 
         def dose(ex: Exercise) -> tuple[Dose, tuple[str, ...]]:
@@ -270,11 +272,7 @@ class PlanIndex:
         """``Exercise.cautions_for(fact)`` with the conditions compiled (``compile_predicate``: the same
         semantics), for one plan; ``key``: ``caution_key(fact)``, so each exercise's are worked out once per
         key (looked up by exercise id alone: a plan's exercises share the key, hashed once)."""
-        found = self._cautions.get(key)
-        if found is None:
-            found = {}
-            if len(self._cautions) < CAUTION_KEYS_LIMIT:
-                found = self._cautions.setdefault(key, found)
+        found: dict[str, tuple[str, ...]] = _remember(self._cautions, key, dict, CAUTION_KEYS_LIMIT)
 
         def cautions(facts: ExerciseFacts) -> tuple[str, ...]:
             chosen = found.get(facts.ex.id)
@@ -290,41 +288,47 @@ class PlanIndex:
         """Why the exercise is in the plan, in words: the reasons of the rules that included it (``because``),
         those that name the exercise first (the most specific), then those that include it by category or
         tag. Made once per exercise and set of including rules."""
-        key = (ex_id, tuple(because))
-        found = self._why.get(key)
-        if found is None:
-            named: list[str] = []
-            broad: list[str] = []
-            for rule_id in because:
-                for reason, names in self.rules[rule_id].include_reasons.get(ex_id, ()):
-                    (named if names else broad).append(reason)
-            found = tuple(dict.fromkeys([*named, *broad]))
-            if len(self._why) < MEMO_LIMIT:
-                self._why[key] = found
-        return found
+        return _remember(self._why, (ex_id, tuple(because)), lambda: self._reasons(ex_id, because), MEMO_LIMIT)
+
+    def _reasons(self, ex_id: str, because: Sequence[str]) -> tuple[str, ...]:
+        named: list[str] = []
+        broad: list[str] = []
+        for rule_id in because:
+            for reason, names in self.rules[rule_id].include_reasons.get(ex_id, ()):
+                (named if names else broad).append(reason)
+        return tuple(dict.fromkeys([*named, *broad]))
 
     def planned_doses(self, case: DosingCase, dosing_rules: Sequence[str]) -> dict[str, PlannedDose]:
         """Exercise id -> its dose in a plan: the table's in ``case`` with the prescriptions and caps of the
         rules ``dosing_rules`` (in the order applied), a function of those alone. The caller fills it
         (``assemble``); shared by every plan of the same case and rules."""
-        key = (case, tuple(dosing_rules))
-        found = self._planned_doses.get(key)
-        if found is None:
-            found = {}
-            if len(self._planned_doses) < MEMO_LIMIT:
-                found = self._planned_doses.setdefault(key, found)
-        return found
+        return _remember(self._planned_doses, (case, tuple(dosing_rules)), dict, MEMO_LIMIT)
 
     def exclusions(self, excluding: Sequence[str], excluded: Mapping[str, Sequence[Reason]]) -> tuple[Exclusion, ...]:
         """The plan's excluded exercises, by id, each with its reasons: ``excluded``, which the rules
         ``excluding`` (in the order applied) made, and so made once per sequence of those rules."""
-        key = tuple(excluding)
-        found = self._exclusions.get(key)
-        if found is None:
-            found = tuple(Exclusion(id=ex_id, because=tuple(excluded[ex_id])) for ex_id in sorted(excluded))
-            if len(self._exclusions) < MEMO_LIMIT:
-                self._exclusions[key] = found
-        return found
+        return _remember(
+            self._exclusions,
+            tuple(excluding),
+            lambda: tuple(Exclusion(id=ex_id, because=tuple(excluded[ex_id])) for ex_id in sorted(excluded)),
+            MEMO_LIMIT,
+        )
+
+
+_Key = TypeVar("_Key", bound=Hashable)
+_Value = TypeVar("_Value")
+
+
+def _remember(memo: dict[_Key, _Value], key: _Key, make: Callable[[], _Value], limit: int) -> _Value:
+    """``memo[key]``, made by ``make()`` and kept if the memo has fewer than ``limit`` entries (a value made
+    and not kept is made again next time: the same value, as every memo here holds a function of its key).
+    A table that callers fill (``make=dict``) is shared once kept."""
+    found = memo.get(key)
+    if found is None:
+        found = make()
+        if len(memo) < limit:
+            found = memo.setdefault(key, found)
+    return found
 
 
 def _include_reasons(includes: Iterable[tuple[Include, tuple[str, ...]]]) -> dict[str, tuple[tuple[str, bool], ...]]:

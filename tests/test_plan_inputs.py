@@ -8,10 +8,13 @@ validation), must be exactly what validating them gives.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from pydantic import BaseModel
 
 import engine
@@ -109,3 +112,27 @@ def test_answers_are_normalised_whatever_order_they_came_in(book: engine.RuleBoo
     assert shuffled.equipment == ("dumbbells", "pull_up_bar")
     assert shuffled.conditions == tuple(sorted(k.conditions))
     assert engine.parse_intake(shuffled.to_answers(), k) == shuffled
+
+
+@settings(SETTINGS, max_examples=25)
+@given(people=st.lists(answers(red_flag_rate=0.02), min_size=8, max_size=8))
+def test_a_plan_is_the_same_whether_the_index_remembers_or_not(
+    people: list[dict[str, Any]], book: engine.RuleBook
+) -> None:
+    """Every memo of the plan index holds a function of its key: with every limit at zero (nothing kept,
+    everything made again) the plans are byte for byte those made while the memos fill, and once filled."""
+    import engine.index
+
+    def plans(index_of: engine.RuleBook) -> list[str]:
+        return [engine.recommend(engine.parse_intake(p, book.knowledge), index_of).to_json() for p in people]
+
+    remembering = engine.RuleBook(knowledge=book.knowledge, rules=book.rules, evaluator=book.evaluator)
+    filling, filled = plans(remembering), plans(remembering)
+    forgetting = engine.RuleBook(knowledge=book.knowledge, rules=book.rules, evaluator=book.evaluator)
+    with contextlib.ExitStack() as stack:
+        for name in ("MEMO_LIMIT", "CAUTION_KEYS_LIMIT", "DOSE_CASES_LIMIT"):
+            stack.enter_context(mock.patch.object(engine.index, name, 0))
+        made = plans(forgetting)
+    index = forgetting.index
+    assert not (index._doses or index._cautions or index._why or index._planned_doses or index._exclusions)
+    assert made == filling == filled
