@@ -217,23 +217,11 @@ class Logic:
     def excluders(self, exercise: str) -> list[LoadedRule]:
         """The rules with an exclusion that selects ``exercise`` (by id, tag or category), in rule order."""
         if self._excluders is None:
-            index: dict[str, list[LoadedRule]] = {ex: [] for ex in self.knowledge.exercises}
-            by_tag: dict[str, list[str]] = {}
-            by_category: dict[str, list[str]] = {}
-            for ex in self.knowledge.exercises.values():
-                for tag in ex.tags:
-                    by_tag.setdefault(tag, []).append(ex.id)
-                by_category.setdefault(ex.category, []).append(ex.id)
+            exercises = list(self.knowledge.exercises.values())
+            index: dict[str, list[LoadedRule]] = {ex.id: [] for ex in exercises}
             for item in self.rules.rules:
-                selected: dict[str, None] = {}
-                for a in item.rule.then:
-                    if isinstance(a, Exclude):
-                        selected.update((ex, None) for ex in a.exercises if ex in index)
-                        for tag in a.tags:
-                            selected.update((ex, None) for ex in by_tag.get(tag, ()))
-                        for category in a.categories:
-                            selected.update((ex, None) for ex in by_category.get(category, ()))
-                for ex_id in selected:
+                excludes = [a for a in item.rule.then if isinstance(a, Exclude)]
+                for ex_id in dict.fromkeys(ex_id for a in excludes for ex_id in a.selected(exercises)):
                     index[ex_id].append(item)
             self._excluders = index
         return list(self._excluders.get(exercise, ()))
