@@ -1147,10 +1147,50 @@ def main() -> None:
     # own business, and looking them up reads the metadata of every installed distribution at each start.
     # Typer turns them off for its own validators the same way. A value the user set is kept.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    _no_plugin_scan()
     try:
         _app_for(sys.argv[1:2])()
     except SystemExit as done:
         _leave(done.code)
+
+
+_PLUGIN_LOADER = "pydantic.plugin._loader"
+_PLUGINS_OFF = ("__all__", "1", "true")  # the values with which pydantic's get_plugins() loads none
+
+
+def _no_plugin_scan() -> None:
+    """With every pydantic plugin turned off (``PYDANTIC_DISABLE_PLUGINS=__all__``), pydantic still imports its
+    plugin loader when it builds its first validator, and the loader imports ``importlib.metadata`` and, through
+    it, the ``email`` package: 4% of a cold ``backplan plan`` (40 M instructions), to learn that there is nothing
+    to load. Until something imports the real loader, a stand-in answers ``get_plugins()`` as the real one does
+    with that setting (no plugins); a change of the setting, or any other name asked of it, loads the real
+    loader in its place. tests/test_cli.py checks the stand-in against the real loader."""
+    if _PLUGIN_LOADER in sys.modules or os.environ.get("PYDANTIC_DISABLE_PLUGINS") not in _PLUGINS_OFF:
+        return
+    import types
+
+    stand_in = types.ModuleType(_PLUGIN_LOADER, "pydantic's plugin loader, until it is needed (cli._no_plugin_scan)")
+
+    def real() -> types.ModuleType:
+        if sys.modules.get(_PLUGIN_LOADER) is stand_in:
+            del sys.modules[_PLUGIN_LOADER]
+        import importlib
+
+        return importlib.import_module(_PLUGIN_LOADER)
+
+    def get_plugins() -> Any:
+        if os.environ.get("PYDANTIC_DISABLE_PLUGINS") in _PLUGINS_OFF:  # (typer sets "1" for its own)
+            return ()
+        return real().get_plugins()
+
+    def other(name: str) -> Any:
+        if name.startswith("__"):  # the import system's questions (is it a package?): the stand-in's answers
+            raise AttributeError(name)
+        return getattr(real(), name)
+
+    stand_in.get_plugins = get_plugins  # type: ignore[attr-defined]
+    stand_in.__getattr__ = other  # type: ignore[method-assign]
+    sys.modules[_PLUGIN_LOADER] = stand_in
 
 
 def _app_for(first: list[str]) -> typer.Typer:

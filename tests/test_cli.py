@@ -372,3 +372,71 @@ def test_the_console_script_loads_no_pydantic_plugin_unless_told_which(
         monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", preset)
     assert _console_script(monkeypatch, ["--version"]) == 0
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
+
+
+def _without_plugin_loader(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As in a fresh process: pydantic's plugin loader not imported yet (restored after the test)."""
+    import sys
+
+    import cli
+
+    monkeypatch.delitem(sys.modules, cli._PLUGIN_LOADER, raising=False)
+
+
+@pytest.mark.parametrize("setting", ["__all__", "1", "true", "logfire", None])
+def test_the_plugin_loader_stand_in_answers_as_pydantics(monkeypatch: pytest.MonkeyPatch, setting: str | None) -> None:
+    """Installed only when plugins are off; then it gives what pydantic's own ``get_plugins`` gives for every
+    setting, and anything else asked of it (or plugins turned on later) brings in the real loader."""
+    import importlib
+    import sys
+
+    import cli
+
+    real = importlib.import_module(cli._PLUGIN_LOADER)
+    _without_plugin_loader(monkeypatch)
+    if setting is None:
+        monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
+    else:
+        monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", setting)
+    cli._no_plugin_scan()
+    if setting not in cli._PLUGINS_OFF:
+        assert cli._PLUGIN_LOADER not in sys.modules  # plugins may be on: pydantic's own loader decides
+        return
+    stand_in = sys.modules[cli._PLUGIN_LOADER]
+    assert stand_in is not real
+    from pydantic.plugin._loader import get_plugins  # what pydantic's validators import
+
+    assert tuple(get_plugins()) == tuple(real.get_plugins()) == ()
+    assert sys.modules[cli._PLUGIN_LOADER] is stand_in  # nothing more was loaded for that
+    monkeypatch.setenv("PYDANTIC_DISABLE_PLUGINS", "logfire")  # plugins on again: the real loader answers
+    assert list(get_plugins()) == list(real.get_plugins())
+    assert stand_in.PYDANTIC_ENTRY_POINT_GROUP == "pydantic"  # any other name: the real module's
+    assert sys.modules[cli._PLUGIN_LOADER] is not stand_in
+
+
+def test_a_cold_plan_never_imports_the_package_metadata_machinery(tmp_path: Path) -> None:
+    """The stand-in's whole point, measured where it matters: the console script planning in a fresh process
+    imports neither ``importlib.metadata`` nor the ``email`` package (4% of a cold plan)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: sys.stderr.write(repr(sorted(m for m in ('importlib.metadata', 'email')"
+        " if m in sys.modules)) + '\\n'))\n"
+        "import cli\n"
+        "sys.argv = ['backplan', 'plan', sys.argv[1]]\n"
+        "cli.main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(EXAMPLES / "chronic_pain_office_worker.toml")],
+        cwd=ROOT,
+        env={**env, "BACKPLAN_CACHE_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[-1] == "[]"
