@@ -109,7 +109,7 @@ def assemble_sessions(
     template = k.programmes[programme]
     radiates = intake.pain.radiates_to_leg
     target = LEVELS.index(template.aim_level or intake.experience)  # the level it picks closest to
-    programme_rules = tuple(dict.fromkeys(item.id for item, p in d.programmes if p == programme))
+    programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
     catalogue_cautions = index.cautions_in(fact, index.caution_key(fact))
@@ -121,7 +121,6 @@ def assemble_sessions(
     # sorted once without the times used (stable sorts: closeness, then preferred), so every pool, a
     # subsequence, is in rank order until something in it has been used; then a stable sort on
     # (preferred, times used), as one number (times used are fewer than the sessions), restores it.
-    programme_rules_set = frozenset(programme_rules)
     preferred = d.preferred
     ids = sorted(eligible, key=index.closeness[target].__getitem__)
     if preferred:
@@ -164,12 +163,10 @@ def assemble_sessions(
                         reps=reps,
                         hold_seconds=hold,
                         rest_seconds=rest,
-                        because=programme_rules + tuple(included)
-                        if programme_rules_set.isdisjoint(included)
-                        else tuple(dict.fromkeys([*programme_rules, *included])),
+                        because=tuple(dict.fromkeys([*programme_rules, *included])),
                         dosed_by=dosed_by,
                         steps=ex.steps,
-                        cautions=_cautions(facts, catalogue_cautions(facts), d.cautions.get(ex.id), radiates),
+                        cautions=_cautions(catalogue_cautions(facts), facts, d.cautions.get(ex.id), radiates),
                         why=index.why(ex.id, included),
                         source=ex.source,
                     )
@@ -186,7 +183,7 @@ _DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
 
 
 def _cautions(
-    facts: ExerciseFacts, catalogue: tuple[str, ...], added: Sequence[str] | None, radiates: bool
+    catalogue: tuple[str, ...], facts: ExerciseFacts, added: Sequence[str] | None, radiates: bool
 ) -> tuple[str, ...]:
     """The catalogue's cautions that concern the person (``catalogue``), then those the rules added, each once.
 
