@@ -722,6 +722,33 @@ def test_plan_page_is_the_cli_html_page(client: TestClient, tmp_path: Path, for_
     assert TOOLBAR.sub("", response.text) == result.stdout
 
 
+def test_plan_pages_read_the_figures_once(book: engine.RuleBook, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server reads and checks knowledge/figures/ once, not for every page (about 35 ms a page); a
+    one-off ``render_html`` reads them for its page. Both give the same page."""
+    import engine.figures
+    from engine.render.html import render_html
+    from engine.web.plan_page import PlanPages
+
+    loads: list[object] = []
+    load = engine.figures.load_figures
+
+    def counting(root: Path) -> object:
+        loads.append(root)
+        return load(root)
+
+    monkeypatch.setattr(engine.figures, "load_figures", counting)
+    plans = [
+        engine.recommend(engine.parse_intake(answers(pain__status=status), book.knowledge), book)
+        for status in ("none", "chronic", "acute")
+    ]
+    pages = PlanPages(book.knowledge)
+    made = [pages.document(plan) for plan in plans]
+    assert len(loads) == 1
+    today = datetime.date.today()
+    assert made == [render_html(plan, book.knowledge, date=today) for plan in plans]
+    assert len(loads) == 1 + len(plans)
+
+
 def test_answers_copy_is_untouched(book: engine.RuleBook) -> None:
     before = copy.deepcopy(BASE_ANSWERS)
     with TestClient(create_app(book)) as c:

@@ -38,23 +38,48 @@ def _template() -> Any:
 # A start and an end position per exercise, drawn by ``engine.figures`` from the joint angles in
 # knowledge/figures/ as inline SVG. A knowledge folder without figures/ gives the exercise's name in the
 # picture's place; a defective figure file is an error (KnowledgeError), as for any knowledge file.
-def exercise_pictures(knowledge: Knowledge, exercises: Mapping[str, str]) -> dict[str, str | None]:
-    """Inline SVG for each exercise id (``exercises``: id -> name as a person reads it); None: no figure."""
-    from ..figures import FIGURE_DIR, exercise_svg, load_figures
+class Pictures:
+    """The exercise pictures of one knowledge base: its figures read and checked once (about 35 ms), each
+    exercise drawn once per name it is shown under. ``render_html`` makes one per page; a server keeps
+    one for every page it makes (``engine.web.plan_page``)."""
 
-    if not (Path(knowledge.root) / FIGURE_DIR).is_dir():
-        return dict.fromkeys(exercises)
-    figures = load_figures(Path(knowledge.root))
-    return {
-        ex_id: exercise_svg(figures, ex_id, name) if ex_id in figures else None for ex_id, name in exercises.items()
-    }
+    def __init__(self, knowledge: Knowledge) -> None:
+        from ..figures import FIGURE_DIR, load_figures
+
+        root = Path(knowledge.root)
+        self.figures = load_figures(root) if (root / FIGURE_DIR).is_dir() else None
+        self._drawn: dict[tuple[str, str], str | None] = {}  # at most one entry per exercise and name
+
+    def of(self, exercises: Mapping[str, str]) -> dict[str, str | None]:
+        """Inline SVG for each exercise id (``exercises``: id -> name as a person reads it); None: no figure."""
+        return {ex_id: self._picture(ex_id, name) for ex_id, name in exercises.items()}
+
+    def _picture(self, exercise_id: str, name: str) -> str | None:
+        key = (exercise_id, name)
+        if key not in self._drawn:
+            from ..figures import exercise_svg
+
+            figures = self.figures
+            if figures is not None and exercise_id in figures:
+                self._drawn[key] = exercise_svg(figures, exercise_id, name)
+            else:
+                self._drawn[key] = None
+        return self._drawn[key]
 
 
-def render_html(plan: Plan, knowledge: Knowledge, *, date: _dt.date | None = None, for_physio: bool = False) -> str:
-    """The plan as one self-contained HTML page (inline CSS and SVG pictures; nothing fetched)."""
+def render_html(
+    plan: Plan,
+    knowledge: Knowledge,
+    *,
+    date: _dt.date | None = None,
+    for_physio: bool = False,
+    pictures: Pictures | None = None,
+) -> str:
+    """The plan as one self-contained HTML page (inline CSS and SVG pictures; nothing fetched).
+    ``pictures``: the knowledge's, kept by a caller making many pages (else read for this one)."""
     r = reading(plan, knowledge, date=date, for_physio=for_physio)
     names = {ex.id: ex.name for s in r.sessions for ex in s.exercises}
-    return html_of(r, exercise_pictures(knowledge, names))
+    return html_of(r, (pictures or Pictures(knowledge)).of(names))
 
 
 def html_of(r: Reading, pictures: dict[str, str | None]) -> str:
