@@ -112,23 +112,23 @@ def assemble_sessions(
     programme_rules = [item.id for item, p in d.programmes if p == programme]
     # The select-stage fact with what the select stage derived: which catalogue cautions concern this person.
     fact = stage_fact(d.base, programme, d.derived, index.derived_names)
-    catalogue_cautions = index.cautions_in(fact, index.caution_key(fact))
+    catalogue_cautions = index.cautions_in(fact)
     case = index.dosing_case(programme, intake.experience, intake.active, intake.goal, intake.pain.intensity, d.derived)
     table_dose, doses = index.table_doses(case), index.planned_doses(case, d.dosing_rules)
     used: dict[str, int] = {}
     # An exercise's rank: preferred first, then the fewest times used in earlier sessions, then closest
     # to the target level, then catalogue order (a strict total order). The eligible exercises are
     # sorted once without the times used (stable sorts: closeness, then preferred), so every pool, a
-    # subsequence, is in rank order until something in it has been used; then a stable sort on
-    # (preferred, times used), as one number (times used are fewer than the sessions), restores it.
+    # subsequence, is in rank order until something has been used; then a stable sort on (preferred,
+    # times used) restores it.
     preferred = d.preferred
     ids = sorted(eligible, key=index.closeness[target].__getitem__)
     if preferred:
         ids.sort(key=lambda ex_id: ex_id not in preferred)
     ranked = [k.exercises[i] for i in ids]
 
-    def reuse(ex: Exercise) -> int:
-        return used.get(ex.id, 0) if ex.id in preferred else _NOT_PREFERRED + used.get(ex.id, 0)
+    def reuse(ex: Exercise) -> tuple[int, int]:
+        return (0 if ex.id in preferred else 1, used.get(ex.id, 0))
 
     pools: dict[tuple[str, tuple[str, ...]], list[Exercise]] = {}
     sessions: list[Session] = []
@@ -145,9 +145,7 @@ def assemble_sessions(
                 members = index.block_members[key]
                 pool = [ex for ex in ranked if ex.id in members]
                 pools[key] = pool
-            if used and not used.keys().isdisjoint([ex.id for ex in pool]):
-                pool = sorted(pool, key=reuse)
-            for ex in _pick_block(block, pool, taken):
+            for ex in _pick_block(block, sorted(pool, key=reuse) if used else pool, taken):
                 dose = doses.get(ex.id)
                 if dose is None:
                     dose = doses[ex.id] = _with_rules(ex, *table_dose(ex), d)
@@ -176,8 +174,6 @@ def assemble_sessions(
         sessions.append(Session.trusted(name=session.name, exercises=tuple(planned), stretch_minutes=minutes))
     return tuple(sessions)
 
-
-_NOT_PREFERRED = 1 << 20  # more than any exercise's times used: preferred ones rank first
 
 _DOWN_A_LEG = re.compile(r"\b(down) (?:a|the) leg\b")
 

@@ -264,14 +264,12 @@ class PlanIndex:
 
         return dose
 
-    def caution_key(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
-        """The values in ``fact`` of the fields the catalogue's caution conditions read."""
-        return tuple([read(fact) for read in self._caution_reads])
-
-    def cautions_in(self, fact: Mapping[str, Any], key: tuple[Any, ...]) -> Callable[[ExerciseFacts], tuple[str, ...]]:
+    def cautions_in(self, fact: Mapping[str, Any]) -> Callable[[ExerciseFacts], tuple[str, ...]]:
         """``Exercise.cautions_for(fact)`` with the conditions compiled (``compile_predicate``: the same
-        semantics), for one plan; ``key``: ``caution_key(fact)``, so each exercise's are worked out once per
-        key (looked up by exercise id alone: a plan's exercises share the key, hashed once)."""
+        semantics), for one plan. Which cautions concern a person depends only on the values in ``fact`` of the
+        fields the catalogue's caution conditions read, so each exercise's are worked out once per such values
+        (keyed once per plan, then looked up by exercise id)."""
+        key = tuple([read(fact) for read in self._caution_reads])
         found: dict[str, tuple[str, ...]] = _remember(self._cautions, key, dict, CAUTION_KEYS_LIMIT)
 
         def cautions(facts: ExerciseFacts) -> tuple[str, ...]:
