@@ -374,15 +374,6 @@ def test_the_console_script_loads_no_pydantic_plugin_unless_told_which(
     assert os.environ["PYDANTIC_DISABLE_PLUGINS"] == (preset or "__all__")
 
 
-def _without_plugin_loader(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As in a fresh process: pydantic's plugin loader not imported yet (restored after the test)."""
-    import sys
-
-    import cli
-
-    monkeypatch.delitem(sys.modules, cli._PLUGIN_LOADER, raising=False)
-
-
 @pytest.mark.parametrize("setting", ["__all__", "1", "true", "logfire", None])
 def test_the_plugin_loader_stand_in_answers_as_pydantics(monkeypatch: pytest.MonkeyPatch, setting: str | None) -> None:
     """Installed only when plugins are off; then it gives what pydantic's own ``get_plugins`` gives for every
@@ -393,7 +384,7 @@ def test_the_plugin_loader_stand_in_answers_as_pydantics(monkeypatch: pytest.Mon
     import cli
 
     real = importlib.import_module(cli._PLUGIN_LOADER)
-    _without_plugin_loader(monkeypatch)
+    monkeypatch.delitem(sys.modules, cli._PLUGIN_LOADER)  # as in a fresh process (restored after the test)
     if setting is None:
         monkeypatch.delenv("PYDANTIC_DISABLE_PLUGINS", raising=False)
     else:
