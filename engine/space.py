@@ -1,10 +1,12 @@
 """The intake classes the rules distinguish: what ``verify`` plans and ``cohort`` writes.
 
-Plan assembly depends on which select rules fired, on experience, programme and equipment, nothing
-else, so one intake per *signature* (a combination of fired select rules that some intake produces,
-found by the solver) per (experience, programme) cell and per equipment extreme covers every plan the
-rules can assemble. Stopping intakes: one minimal intake per declared stop and per stop rule. Every
-other rule: one minimal intake where it fires, so that a change to any rule shows on some intake.
+Plan assembly depends on which select rules fired, on experience, programme and equipment, nothing else, so
+one intake per *signature* (a combination of fired select rules that some intake produces, found by the
+solver) per (experience, programme) cell and per equipment extreme (none, everything) gives every fired-rule
+combination the rules can assemble a plan from; ``verify`` also plans each signature with one of the
+catalogue's equipment options owned alone, in turn (partial equipment). Stopping intakes: one minimal intake
+per declared stop and per stop rule. Every other rule: one minimal intake where it fires, so that a change
+to any rule shows on some intake.
 """
 
 from __future__ import annotations
@@ -37,6 +39,14 @@ Cell = tuple[str, str]  # (experience, programme): the answers plan assembly rea
 def equipment_sets(knowledge: Knowledge) -> tuple[tuple[str, ...], ...]:
     """No equipment, and every item: eligibility only grows with equipment, so these are the extremes."""
     return ((), tuple(knowledge.equipment))
+
+
+def equipment_options(knowledge: Knowledge) -> tuple[tuple[str, ...], ...]:
+    """Each equipment option of the catalogue, owned alone (sorted, without repeats and without the extremes):
+    the sets where some exercise's option is owned and others are not, so the planner must pick the owned one."""
+    found = {tuple(sorted(option)) for ex in knowledge.exercises.values() for option in ex.equipment}
+    extremes = {tuple(sorted(s)) for s in equipment_sets(knowledge)}
+    return tuple(sorted(found - extremes))
 
 
 def stop_cases(logic: Logic, todo: Sequence[Obligation]) -> list[Case]:
@@ -73,12 +83,20 @@ def signatures(logic: Logic, cell: Cell) -> list[tuple[dict[str, Any], frozenset
     return out
 
 
-def plan_cases(logic: Logic, cells: Sequence[Cell], sets: Sequence[tuple[str, ...]]) -> list[Case]:
+def plan_cases(
+    logic: Logic,
+    cells: Sequence[Cell],
+    sets: Sequence[tuple[str, ...]],
+    options: Sequence[tuple[str, ...]] = (),
+) -> list[Case]:
+    """Every signature of every cell, with each equipment set in ``sets``, and with one of ``options`` in
+    turn (a cell's i-th signature with ``options[i % len(options)]``): each signature gets len(sets) cases,
+    plus one when there are options."""
     knowledge = logic.knowledge
     cases: list[Case] = []
     for cell in cells:
-        for values, fired in signatures(logic, cell):
-            for owned in sets:
+        for i, (values, fired) in enumerate(signatures(logic, cell)):
+            for owned in (*sets, options[i % len(options)]) if options else sets:
                 flat = dict(values)
                 flat.update({f"equipment.{e}": e in owned for e in knowledge.equipment})
                 answers = logic.answers({k: v for k, v in flat.items()})

@@ -11,10 +11,11 @@ Two parts (docs/verify.md gives the full argument):
 * **Evaluated on the real pipeline**: plan assembly depends on which route and select rules fired, on
   experience and on equipment, nothing else. The solver lists every combination of fired select rules that
   some intake produces (its *signatures*), per experience and programme; one intake per signature is
-  planned by durable_rules with no equipment and with every item, and each plan is checked (equipment
-  owned, nothing excluded planned, every exercise and warning cites a rule that fired, determinism, and
-  the rules fired are exactly the signature). Stopping intakes are planned once per declared stop and
-  per stop rule. The red-flag list is the declared stops of ``knowledge/screening.toml``, never a copy.
+  planned by durable_rules with no equipment, with every item and with one of the catalogue's equipment
+  options owned alone (in turn), and each plan is checked (equipment owned, nothing excluded planned,
+  every exercise and warning cites a rule that fired, determinism, and the rules fired are exactly the
+  signature). Stopping intakes are planned once per declared stop and per stop rule. The red-flag list is
+  the declared stops of ``knowledge/screening.toml``, never a copy.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from .output import check_folder
 from .plan import Plan
 from .planner import RuleBook, evaluate, load_rulebook, recommend
 from .ruleset import Limit, Prescribe, Stop, Warn
-from .space import Case, Cell, equipment_sets, plan_cases, plan_cells, stop_cases
+from .space import Case, Cell, equipment_options, equipment_sets, plan_cases, plan_cells, stop_cases
 from .symbolic import Logic, describe
 
 INVARIANTS: dict[str, str] = {
@@ -66,6 +67,7 @@ INVARIANTS: dict[str, str] = {
 DETERMINISM_EVERY = 97
 CHUNK_SIZE = 400
 DEFAULT_OUT = "verify-failures"  # where reproducing answers files go without --out
+DOSE_VERDICTS_LIMIT = 100_000  # dose-order verdicts a checker keeps (about 50 MB; the shipped rules need 43,170)
 FILES_PER_INVARIANT = 3  # minimal reproducing files written per invariant; the counts say how many intakes
 
 
@@ -87,7 +89,8 @@ class Space:
     red_flags: tuple[str, ...]  # the declared stops, as text
     cells: int
     signatures: int
-    equipment_sets: tuple[tuple[str, ...], ...]
+    equipment_sets: tuple[tuple[str, ...], ...]  # every signature is planned with each of these
+    equipment_options: tuple[tuple[str, ...], ...]  # ... and with one of these, in turn
     stop_cases: int
     cases: tuple[Case, ...]
 
@@ -114,30 +117,48 @@ def _out_of_order(programme: str, ex_id: str, dose: Any, entry: Any, knowledge: 
 
 
 def doses_out_of_order_for_any_goal(
-    intake: Intake, evaluation: Any, knowledge: Knowledge, goals: Sequence[str] | None = None
+    intake: Intake,
+    evaluation: Any,
+    knowledge: Knowledge,
+    goals: Sequence[str] | None = None,
+    seen: dict[tuple[Any, ...], str | None] | None = None,
 ) -> list[str]:
     """The plan's exercises dosed for every goal (``goals``; None: the intake's) with the same fired rules.
     The dosing table reads the goal; when no rule that changes a dose reads it, one plan per signature
-    covers every goal's dose."""
+    covers every goal's dose. ``seen`` keeps each verdict by everything a dose is made from (exercise,
+    programme, experience, activity, goal, pain, the derived facts' names and the rules that prescribed or
+    limited), for the many plans of one run that share them."""
     from .assemble import dose_with_rules
     from .dosing import Dose
 
     plan = evaluation.plan
+    d = evaluation.decisions
+    programme = plan.programme or ""
+    made_from = (
+        programme,
+        intake.experience,
+        intake.active,
+        intake.pain.intensity,
+        frozenset(d.derived),
+        tuple(item.id for item, _ in d.prescriptions),
+        tuple(item.id for item, _ in d.limits),
+    )
     out: list[str] = []
     for ex_id in dict.fromkeys(plan.exercise_ids()):
         entry = knowledge.exercises[ex_id]
         for goal in goals or (intake.goal,):
-            sets, reps, hold, rest, _ = dose_with_rules(
-                entry,
-                plan.programme or "",
-                intake.experience,
-                intake.active,
-                goal,
-                intake.pain.intensity,
-                evaluation.decisions,
-                knowledge,
-            )
-            broken = _out_of_order(plan.programme or "", ex_id, Dose(sets, reps, hold, rest), entry, knowledge)
+            key = (ex_id, goal, made_from)
+            if seen is not None and key in seen:
+                broken = seen[key]
+            else:
+                sets, reps, hold, rest, _ = dose_with_rules(
+                    entry, programme, intake.experience, intake.active, goal, intake.pain.intensity, d, knowledge
+                )
+                broken = _out_of_order(programme, ex_id, Dose(sets, reps, hold, rest), entry, knowledge)
+                if seen is not None:
+                    if len(seen) >= DOSE_VERDICTS_LIMIT:
+                        seen.clear()
+                    seen[key] = broken
             if broken:
                 out.append(f"{broken} (goal {goal})")
     return out
@@ -217,8 +238,8 @@ def build_space(book: RuleBook, cells: Sequence[Cell] | None = None) -> Space:
     todo = obligations(book.knowledge)
     stops = stop_cases(logic, todo)
     chosen = list(cells) if cells is not None else plan_cells(book.knowledge)
-    sets = equipment_sets(book.knowledge)
-    planned = plan_cases(logic, chosen, sets)
+    sets, options = equipment_sets(book.knowledge), equipment_options(book.knowledge)
+    planned = plan_cases(logic, chosen, sets, options)
     cases = [
         Case(c.answers, c.fired, recheck=c.recheck or i % DETERMINISM_EVERY == 0)
         for i, c in enumerate([*stops, *planned])
@@ -232,8 +253,9 @@ def build_space(book: RuleBook, cells: Sequence[Cell] | None = None) -> Space:
             for o in stop_obligations(book.knowledge)
         ),
         cells=len(chosen),
-        signatures=len(planned) // max(1, len(sets)),
+        signatures=len(planned) // (len(sets) + (1 if options else 0)),
         equipment_sets=sets,
+        equipment_options=options,
         stop_cases=len(stops),
         cases=tuple(cases),
     )
@@ -266,6 +288,7 @@ class Checker:
         self.dose_goals = (
             None if any("goal" in r.rule.when.fields() for r in dosing_rules) else tuple(book.knowledge.goals)
         )
+        self._dose_verdicts: dict[tuple[Any, ...], str | None] = {}  # doses_out_of_order_for_any_goal's
         # --- dose order: end ---
 
     def check(self, intake: Intake, expected: frozenset[str] | None = None, recheck: bool = False) -> list[Finding]:
@@ -277,7 +300,9 @@ class Checker:
         found = self._screen(intake, plan)
         found += self._exercises(intake, plan)
         # --- dose order (issue 12): begin ---
-        broken = doses_out_of_order_for_any_goal(intake, evaluation, self.book.knowledge, self.dose_goals)
+        broken = doses_out_of_order_for_any_goal(
+            intake, evaluation, self.book.knowledge, self.dose_goals, self._dose_verdicts
+        )
         found += [Finding("dose_order", broken[0])] if broken else []
         # --- dose order: end ---
         fired = frozenset(e.rule for e in plan.trace if e.rule in self.select)
@@ -539,6 +564,14 @@ class VerifyReport:
             f"  stop region: {s.stop_cases} intakes, one per declared stop and per stop rule",
             f"  plan region: {s.signatures} signatures (every combination of fired select rules some intake "
             f"produces, per experience and programme: {s.cells} cells) x equipment {sets or 'none'}",
+            *(
+                [
+                    f"  and each signature with one of the catalogue's {len(s.equipment_options)} equipment options "
+                    "owned alone, in turn"
+                ]
+                if s.equipment_options
+                else []
+            ),
             "",
             "Red flags (the declared stops in knowledge/screening.toml):",
             *(f"  - {flag}" for flag in s.red_flags),

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import engine
 from cli import app
-from engine import space
+from engine import space, verify
 from engine.compiler import compile_stages
 from engine.durable_host import DurableEvaluator
 from engine.obligations import stop_obligations
 from engine.symbolic import Logic
 from engine.verify import INVARIANTS, Checker, build_space, verify_rulebook
 from tests.conftest import RED_FLAG_QUESTIONS, ROOT, answers
+from tests.strategies import answers as any_answers
 
 runner = CliRunner()
 RULES = ROOT / "rules"
@@ -61,7 +65,17 @@ def test_red_flags_come_from_the_declarations(book: engine.RuleBook) -> None:
     assert set(RED_FLAG_QUESTIONS) <= {flag.split(" ")[0] for flag in space.red_flags}
     assert space.failures == ()
     assert space.equipment_sets == ((), tuple(book.knowledge.equipment))
-    assert len(space.cases) == space.stop_cases + space.signatures * len(space.equipment_sets)
+    catalogue_options = {tuple(sorted(o)) for ex in book.knowledge.exercises.values() for o in ex.equipment}
+    assert set(space.equipment_options) == catalogue_options - {(), tuple(sorted(book.knowledge.equipment))}
+    assert len(space.cases) == space.stop_cases + space.signatures * (len(space.equipment_sets) + 1)
+
+
+def test_each_equipment_option_is_planned_alone(book: engine.RuleBook) -> None:
+    """Partial equipment: every option of the catalogue is owned alone on some signature of a cell."""
+    space = build_space(book, SMALL)
+    owned = {tuple(sorted(c.answers["equipment"])) for c in space.cases}
+    assert space.signatures >= len(space.equipment_options) > 1
+    assert owned >= {*space.equipment_options, *(tuple(sorted(s)) for s in space.equipment_sets)}
 
 
 def test_signatures_are_distinct_and_each_is_what_fires(book: engine.RuleBook) -> None:
@@ -136,6 +150,30 @@ def test_verify_proves_the_declarations_itself(tmp_path: Path) -> None:
         assert plan.screen.outcome != "stop" and plan.programme is not None
 
 
+def test_a_fault_with_partial_equipment_only_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The planner takes an exercise's first option whenever anything is owned: right with no equipment and
+    with everything, wrong only when some items are owned, so only the options owned alone show it."""
+    from engine import eligibility
+    from engine.index import ExerciseFacts
+
+    def first_if_any(facts: ExerciseFacts, owned: frozenset[str]) -> tuple[str, ...] | None:
+        if not facts.options:
+            return ()
+        return facts.options[0][0] if owned else None
+
+    monkeypatch.setattr(eligibility, "equipment_choice", first_if_any)
+    book = engine.load_rulebook()
+    report = verify_rulebook(book, workers=1, out_dir=tmp_path / "out", cells=SMALL)
+    assert list(report.counts) == ["equipment_owned"]
+    paths = [v.path for v in report.violations]
+    assert paths and all(p.is_file() for p in paths)
+    checker = Checker(book)
+    for path in paths:  # shrunk to some equipment, not none and not everything
+        intake = engine.load_intake(path, book.knowledge)
+        assert "equipment_owned" in checker.invariants_broken(intake.to_answers())
+        assert 0 < len(intake.equipment) < len(book.knowledge.equipment)
+
+
 def test_a_planner_fault_is_caught_on_the_plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The planner forgets what equipment is owned: the rules are fine, so only the evaluated plans show it."""
     from engine import eligibility
@@ -153,3 +191,39 @@ def test_a_planner_fault_is_caught_on_the_plans(tmp_path: Path, monkeypatch: pyt
         intake = engine.load_intake(path, book.knowledge)
         assert "equipment_owned" in checker.invariants_broken(intake.to_answers())
         assert not any(intake.screening.values()) and intake.equipment == ()
+
+
+# --- the checker's dose verdicts, kept across plans ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [5, verify.DOSE_VERDICTS_LIMIT])
+@settings(max_examples=100, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(batch=st.lists(any_answers(red_flag_rate=0.02), min_size=2, max_size=6))
+def test_dose_verdicts_kept_across_plans_change_no_finding(
+    book: engine.RuleBook, limit: int, batch: list[dict[str, Any]]
+) -> None:
+    """With a dosing fault that depends on the exercise, goal, pain and programme, the verdicts kept in one
+    ``seen`` over many plans (emptied whenever ``limit`` are kept) are those worked out afresh for each plan."""
+    from engine import assemble
+    from engine.planner import evaluate
+    from engine.verify import doses_out_of_order_for_any_goal
+
+    real = assemble.dose_with_rules
+
+    def faulty(ex: Any, programme: str, experience: str, active: bool, goal: str, pain: int, *rest: Any) -> Any:
+        sets, reps, hold, rest_s, used = real(ex, programme, experience, active, goal, pain, *rest)
+        if (len(ex.id) + len(goal) + pain + len(programme)) % 3 == 0:
+            sets += 3 if programme == "gentle" else -sets + 1
+        return sets, reps, hold, rest_s, used
+
+    seen: dict[tuple[Any, ...], str | None] = {}
+    goals = tuple(book.knowledge.goals)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(assemble, "dose_with_rules", faulty)
+        mp.setattr(verify, "DOSE_VERDICTS_LIMIT", limit)
+        for data in batch * 2:  # the second time round, every verdict comes from ``seen``
+            intake = engine.parse_intake(data, book.knowledge)
+            evaluation = evaluate(intake, book)
+            kept = doses_out_of_order_for_any_goal(intake, evaluation, book.knowledge, goals, seen)
+            assert kept == doses_out_of_order_for_any_goal(intake, evaluation, book.knowledge, goals)
+            assert len(seen) <= limit
