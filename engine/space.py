@@ -21,7 +21,7 @@ import z3
 from .knowledge import LEVELS, Knowledge
 from .obligations import Obligation, obligations
 from .rulebook import RuleBook
-from .symbolic import Logic
+from .symbolic import Logic, any_of
 
 
 @dataclass(frozen=True)
@@ -66,20 +66,51 @@ def plan_cells(knowledge: Knowledge) -> list[Cell]:
     return list(itertools.product(LEVELS, knowledge.programmes))
 
 
+SPLIT_DEPTH = 8  # signatures: the select rules whose firing splits the enumeration into parts (up to 2**8)
+
+
 def signatures(logic: Logic, cell: Cell) -> list[tuple[dict[str, Any], frozenset[str]]]:
-    """Every combination of fired select rules that some intake in ``cell`` produces, with one such intake."""
+    """Every combination of fired select rules that some intake in ``cell`` produces, with one such intake.
+
+    All-solutions enumeration with blocking clauses, over one Boolean per select rule (``fires_i``, equal to
+    whether it fires). The first ``SPLIT_DEPTH`` of them split it: each part (every way those rules can fire
+    or not, the empty parts skipped) is enumerated on its own, so a check carries only its part's blocking
+    clauses, not every signature found so far. The parts cover every intake, so nothing is lost; the
+    ``fires_i`` are read in one evaluation (a bit-vector), like the answers (``Logic.values``)."""
     experience, programme = cell
     select = logic.rules.stage("select")
-    terms = [logic.fires(r) for r in select]
+    fires = [z3.Bool(f"backplan.fires.{i}") for i in range(len(select))]
+    fires_not = [z3.Not(f) for f in fires]
+    bits = [z3.If(f, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1)) for f in fires]
+    word = bits[0] if len(bits) == 1 else z3.Concat(*bits) if bits else None
     solver = z3.Solver()
     solver.add(logic.domain, logic.planned, logic.programme_is(programme))
     solver.add(logic.is_value("experience", experience))
+    solver.add(*[f == logic.fires(r) for f, r in zip(fires, select, strict=True)])
     out: list[tuple[dict[str, Any], frozenset[str]]] = []
-    while solver.check() == z3.sat:
-        model = solver.model()
-        truth = [z3.is_true(model.eval(t, model_completion=True)) for t in terms]
-        out.append((logic.values(model), frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)))
-        solver.add(z3.Or(*[t != hit for t, hit in zip(terms, truth, strict=True)]))
+
+    def enumerate_part() -> None:
+        while solver.check() == z3.sat:
+            model = solver.model()
+            packed = model.eval(word, model_completion=True).as_long() if word is not None else 0
+            truth = [bool(packed >> (len(fires) - 1 - i) & 1) for i in range(len(fires))]
+            out.append((logic.values(model), frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)))
+            solver.add(any_of([no if hit else yes for yes, no, hit in zip(fires, fires_not, truth, strict=True)]))
+
+    def split(i: int) -> None:
+        if i == min(SPLIT_DEPTH, len(fires)):
+            solver.push()
+            enumerate_part()
+            solver.pop()
+            return
+        for literal in (fires_not[i], fires[i]):
+            solver.push()
+            solver.add(literal)
+            if solver.check() == z3.sat:
+                split(i + 1)
+            solver.pop()
+
+    split(0)
     return out
 
 

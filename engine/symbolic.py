@@ -79,6 +79,7 @@ class Logic:
         self._solver = z3.Solver()
         self._solver.add(self.domain)
         self._guards: dict[Any, Any] = {}  # key -> Boolean constant g, with g -> formula in the solver
+        self._packing: tuple[Any, dict[str, tuple[int, int]]] | None = None  # ``_packed``, once built
         self._guard_rules: list[Any] = []  # those implications, for the solvers ``example`` makes
         self._leaves: dict[tuple[Any, ...], Any] = {}  # a leaf's formula, by what it reads and compares
         self._fires: dict[str, Any] = {}
@@ -377,16 +378,42 @@ class Logic:
         return out
 
     def values(self, model: Any) -> dict[str, Any]:
+        """Every answer's value in ``model`` (one not in it: false, 0, an enum's first value). The yes/no and
+        enum answers are read in one evaluation of a bit-vector that packs them (``_packed``), the numbers one
+        by one: a ``model.eval`` per answer was most of the time spent listing signatures."""
+        packed, layout = self._packed()
+        word = model.eval(packed, model_completion=True).as_long() if packed is not None else 0
         out: dict[str, Any] = {}
         for name, spec in self.inputs.items():
-            raw = model.eval(self.vars[name], model_completion=True)
-            if spec.kind == "bool":
-                out[name] = z3.is_true(raw)
-            elif spec.kind == "int":
-                out[name] = raw.as_long()
-            else:
-                out[name] = spec.values[raw.as_long()]
+            if spec.kind == "int":
+                out[name] = model.eval(self.vars[name], model_completion=True).as_long()
+                continue
+            shift, mask = layout[name]
+            raw = word >> shift & mask
+            out[name] = bool(raw) if spec.kind == "bool" else spec.values[raw]
         return out
+
+    def _packed(self) -> tuple[Any, dict[str, tuple[int, int]]]:
+        """The yes/no and enum answers as one bit-vector expression (an enum: its index, in as few bits as its
+        values need), and where each one's bits are in it: name -> (shift, mask). Built once."""
+        if self._packing is None:
+            parts: list[tuple[str, Any, int]] = []
+            for name, spec in self.inputs.items():
+                var = self.vars[name]
+                if spec.kind == "bool":
+                    parts.append((name, z3.If(var, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1)), 1))
+                elif spec.kind != "int":
+                    width = max(1, (len(spec.values) - 1).bit_length())
+                    parts.append((name, z3.Int2BV(var, width), width))
+            layout: dict[str, tuple[int, int]] = {}
+            shift = sum(width for _, _, width in parts)
+            for name, _, width in parts:  # z3.Concat puts its first part in the highest bits
+                shift -= width
+                layout[name] = (shift, (1 << width) - 1)
+            exprs = [expr for _, expr, _ in parts]
+            packed = None if not exprs else exprs[0] if len(exprs) == 1 else z3.Concat(*exprs)
+            self._packing = (packed, layout)
+        return self._packing
 
 
 def any_of(parts: Sequence[Any]) -> Any:

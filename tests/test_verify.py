@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import z3
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -86,6 +87,30 @@ def test_signatures_are_distinct_and_each_is_what_fires(book: engine.RuleBook) -
         plan = engine.recommend(engine.parse_intake(logic.answers(values), book.knowledge), book)
         select = {r.id for r in book.rules.stage("select")}
         assert {e.rule for e in plan.trace if e.rule in select} == fired
+
+
+@pytest.mark.parametrize("depth", [0, 3, space.SPLIT_DEPTH])
+def test_the_split_enumeration_finds_what_the_plain_one_finds(
+    book: engine.RuleBook, depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the plain all-solutions enumeration (one solver, a blocking clause per signature found, the
+    rules' formulas read one by one), on the cell with the fewest signatures."""
+    logic = Logic(book.rules, book.knowledge)
+    experience, programme = cell = ("beginner", "strength")
+    select = logic.rules.stage("select")
+    terms = [logic.fires(r) for r in select]
+    solver = z3.Solver()
+    solver.add(logic.domain, logic.planned, logic.programme_is(programme), logic.is_value("experience", experience))
+    plain: set[frozenset[str]] = set()
+    while solver.check() == z3.sat:
+        model = solver.model()
+        truth = [z3.is_true(model.eval(t, model_completion=True)) for t in terms]
+        plain.add(frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit))
+        solver.add(z3.Or(*[t != hit for t, hit in zip(terms, truth, strict=True)]))
+    monkeypatch.setattr(space, "SPLIT_DEPTH", depth)
+    found = space.signatures(logic, cell)
+    assert len(found) == len(plain) > 100
+    assert {fired for _, fired in found} == plain
 
 
 def test_checker_rejects_a_wrong_signature(book: engine.RuleBook) -> None:
@@ -227,3 +252,45 @@ def test_dose_verdicts_kept_across_plans_change_no_finding(
             kept = doses_out_of_order_for_any_goal(intake, evaluation, book.knowledge, goals, seen)
             assert kept == doses_out_of_order_for_any_goal(intake, evaluation, book.knowledge, goals)
             assert len(seen) <= limit
+
+
+# --- reading answers out of a solver model -------------------------------------------------------------------
+
+
+def _values_one_by_one(logic: Logic, model: Any) -> dict[str, Any]:
+    """``Logic.values`` as it was: one ``model.eval`` per answer."""
+    out: dict[str, Any] = {}
+    for name, spec in logic.inputs.items():
+        raw = model.eval(logic.vars[name], model_completion=True)
+        out[name] = (
+            z3.is_true(raw)
+            if spec.kind == "bool"
+            else raw.as_long()
+            if spec.kind == "int"
+            else spec.values[raw.as_long()]
+        )
+    return out
+
+
+def test_values_read_from_one_packed_evaluation_are_every_answer(book: engine.RuleBook) -> None:
+    """A model of the intake domain for every value of every yes/no and enum answer, and a model that assigns
+    nothing (the defaults): the packed reading gives what one evaluation per answer gives."""
+    logic = Logic(book.rules, book.knowledge)
+    literals = [
+        logic.is_value(name, value)
+        for name, spec in logic.inputs.items()
+        if spec.kind != "int"
+        for value in ((False, True) if spec.kind == "bool" else spec.values)
+    ]
+    assert len(literals) > 2 * len(logic.inputs) - 10
+    for literal in literals:
+        solver = z3.Solver()
+        solver.add(logic.domain, literal)
+        assert solver.check() == z3.sat
+        model = solver.model()
+        assert z3.is_true(model.eval(literal, model_completion=True))
+        values = logic.values(model)
+        assert values == _values_one_by_one(logic, model) and list(values) == list(logic.inputs)
+    empty = z3.Solver()
+    assert empty.check() == z3.sat
+    assert logic.values(empty.model()) == _values_one_by_one(logic, empty.model())
