@@ -29,12 +29,10 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ from run import QUIET, loadavg, wait_for_quiet  # noqa: E402
 
 import engine  # noqa: E402
 from engine.intake import parse_intake  # noqa: E402
+from tests.web_server import free_port, wait_healthy  # noqa: E402  (the server tests' own helpers)
 
 LEVELS = (1, 16, 64)
 
@@ -103,25 +102,6 @@ def in_process(people: list[dict[str, Any]], book: engine.RuleBook, passes: int 
             engine.recommend(parse_intake(answers, book.knowledge, resumable=False), book).to_json()
         best = min(best, time.perf_counter() - start)
     return len(people) / best
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/healthz", timeout=2):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit("the server did not become healthy")
 
 
 def workers_of(pid: int) -> list[int]:
@@ -253,7 +233,10 @@ def main() -> int:
     results: dict[str, Any] = {"in_process_plans_per_s": local, "workers": args.workers, "levels": []}
     failed = False
     try:
-        wait_healthy(url, server)
+        try:
+            wait_healthy(url, server)
+        except RuntimeError as exc:  # exited, or no answer in time: say so without a traceback
+            raise SystemExit(str(exc)) from None
         with tempfile.TemporaryDirectory() as tmp:
             unlimited = Path(tmp) / "load.lua"
             write_script(unlimited, bodies, 0)
