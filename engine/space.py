@@ -21,7 +21,7 @@ import z3
 from .knowledge import LEVELS, Knowledge
 from .obligations import Obligation, obligations
 from .rulebook import RuleBook
-from .symbolic import Logic, any_of
+from .symbolic import Logic, any_of, bit, pack
 
 
 @dataclass(frozen=True)
@@ -81,20 +81,25 @@ def signatures(logic: Logic, cell: Cell) -> list[tuple[dict[str, Any], frozenset
     select = logic.rules.stage("select")
     fires = [z3.Bool(f"backplan.fires.{i}") for i in range(len(select))]
     fires_not = [z3.Not(f) for f in fires]
-    bits = [z3.If(f, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1)) for f in fires]
-    word = bits[0] if len(bits) == 1 else z3.Concat(*bits) if bits else None
+    word, places = pack([(bit(f), 1) for f in fires])
     solver = z3.Solver()
     solver.add(logic.domain, logic.planned, logic.programme_is(programme))
     solver.add(logic.is_value("experience", experience))
     solver.add(*[f == logic.fires(r) for f, r in zip(fires, select, strict=True)])
     out: list[tuple[dict[str, Any], frozenset[str]]] = []
 
+    found: set[frozenset[str]] = set()
+
     def enumerate_part() -> None:
         while solver.check() == z3.sat:
             model = solver.model()
             packed = model.eval(word, model_completion=True).as_long() if word is not None else 0
-            truth = [bool(packed >> (len(fires) - 1 - i) & 1) for i in range(len(fires))]
-            out.append((logic.values(model), frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)))
+            truth = [bool(packed >> shift & mask) for shift, mask in places]
+            fired = frozenset(r.id for r, hit in zip(select, truth, strict=True) if hit)
+            if fired in found:  # the blocking clause did not block this model: a defect, never an endless loop
+                raise RuntimeError(f"signature enumeration found {sorted(fired)} twice in cell {cell}")
+            found.add(fired)
+            out.append((logic.values(model), fired))
             solver.add(any_of([no if hit else yes for yes, no, hit in zip(fires, fires_not, truth, strict=True)]))
 
     def split(i: int) -> None:

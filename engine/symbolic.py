@@ -397,23 +397,37 @@ class Logic:
         """The yes/no and enum answers as one bit-vector expression (an enum: its index, in as few bits as its
         values need), and where each one's bits are in it: name -> (shift, mask). Built once."""
         if self._packing is None:
-            parts: list[tuple[str, Any, int]] = []
+            names: list[str] = []
+            parts: list[tuple[Any, int]] = []
             for name, spec in self.inputs.items():
-                var = self.vars[name]
                 if spec.kind == "bool":
-                    parts.append((name, z3.If(var, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1)), 1))
+                    names.append(name)
+                    parts.append((bit(self.vars[name]), 1))
                 elif spec.kind != "int":
                     width = max(1, (len(spec.values) - 1).bit_length())
-                    parts.append((name, z3.Int2BV(var, width), width))
-            layout: dict[str, tuple[int, int]] = {}
-            shift = sum(width for _, _, width in parts)
-            for name, _, width in parts:  # z3.Concat puts its first part in the highest bits
-                shift -= width
-                layout[name] = (shift, (1 << width) - 1)
-            exprs = [expr for _, expr, _ in parts]
-            packed = None if not exprs else exprs[0] if len(exprs) == 1 else z3.Concat(*exprs)
-            self._packing = (packed, layout)
+                    names.append(name)
+                    parts.append((z3.Int2BV(self.vars[name], width), width))
+            packed, places = pack(parts)
+            self._packing = (packed, dict(zip(names, places, strict=True)))
         return self._packing
+
+
+def bit(formula: Any) -> Any:
+    """A yes/no formula as a one-bit bit-vector (1: true), a part for ``pack``."""
+    return z3.If(formula, z3.BitVecVal(1, 1), z3.BitVecVal(0, 1))
+
+
+def pack(parts: Sequence[tuple[Any, int]]) -> tuple[Any, list[tuple[int, int]]]:
+    """Bit-vector expressions, each with its width, as one (None for none), and where each one's bits are in
+    its value: (shift, mask), in the order given. One ``model.eval`` of it reads them all:
+    ``value >> shift & mask``."""
+    places: list[tuple[int, int]] = []
+    shift = sum(width for _, width in parts)
+    for _, width in parts:  # z3.Concat puts its first part in the highest bits
+        shift -= width
+        places.append((shift, (1 << width) - 1))
+    exprs = [expr for expr, _ in parts]
+    return (None if not exprs else exprs[0] if len(exprs) == 1 else z3.Concat(*exprs)), places
 
 
 def any_of(parts: Sequence[Any]) -> Any:

@@ -113,6 +113,21 @@ def test_the_split_enumeration_finds_what_the_plain_one_finds(
     assert {fired for _, fired in found} == plain
 
 
+def test_an_enumeration_that_does_not_block_fails_instead_of_running_forever(
+    book: engine.RuleBook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which rules fire, read from the wrong bits: the blocking clause misses the model it was made from."""
+    from engine import symbolic
+
+    def misread(parts: Any) -> Any:
+        word, places = symbolic.pack(parts)
+        return word, places[::-1]
+
+    monkeypatch.setattr(space, "pack", misread)
+    with pytest.raises(RuntimeError, match=r"found .* twice in cell"):
+        space.signatures(Logic(book.rules, book.knowledge), ("beginner", "strength"))
+
+
 def test_checker_rejects_a_wrong_signature(book: engine.RuleBook) -> None:
     intake = engine.parse_intake(answers(), book.knowledge)
     findings = Checker(book).check(intake, expected=frozenset({"strength_pool"}))
