@@ -135,7 +135,7 @@ def plan_cases(
             for owned in (*sets, options[i % len(options)]) if options else sets:
                 flat = dict(values)
                 flat.update({f"equipment.{e}": e in owned for e in knowledge.equipment})
-                answers = logic.answers({k: v for k, v in flat.items()})
+                answers = logic.answers(flat)
                 cases.append(Case(answers, fired))
     return cases
 

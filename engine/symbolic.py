@@ -79,9 +79,9 @@ class Logic:
         self._solver = z3.Solver()
         self._solver.add(self.domain)
         self._guards: dict[Any, Any] = {}  # key -> Boolean constant g, with g -> formula in the solver
-        self._packing: tuple[Any, dict[str, tuple[int, int]]] | None = None  # ``_packed``, once built
         self._guard_rules: list[Any] = []  # those implications, for the solvers ``example`` makes
         self._leaves: dict[tuple[Any, ...], Any] = {}  # a leaf's formula, by what it reads and compares
+        self._packing: tuple[Any, dict[str, tuple[int, int]]] | None = None  # ``_packed``, once built
         self._fires: dict[str, Any] = {}
         self._excluders: dict[str, list[LoadedRule]] | None = None
 
