@@ -348,7 +348,10 @@ def plan_parts(people: Sequence[dict[str, Any]], rounds: int, info: dict[str, An
     intakes = [engine.parse_intake(d, knowledge) for d in people]
     plans = [engine.recommend(i, book) for i in intakes]
     lines = [json.dumps(d).encode("utf-8") for d in people]
-    median_ms = lambda times: statistics.median(times) * 1e3  # noqa: E731
+
+    def median_ms(times: Sequence[float]) -> float:
+        return statistics.median(times) * 1e3
+
     info["parse_intake_median_ms"] = median_ms(time_each(lambda d: engine.parse_intake(d, knowledge), people, rounds))
     info["recommend_median_ms"] = median_ms(time_each(lambda i: engine.recommend(i, book), intakes, rounds))
     info["to_json_median_ms"] = median_ms(time_each(lambda p: p.to_json(), plans, rounds))
@@ -467,7 +470,7 @@ def _parallel_rate(kind: str, workers: int, per_worker: int) -> float:
         p.start()
     barrier.wait()
     start = time.perf_counter()
-    ends = [results.get()[1] for _ in procs]
+    ends: list[float] = [results.get()[1] for _ in procs]
     for p in procs:
         p.join()
         if p.exitcode != 0:
@@ -591,9 +594,19 @@ def detail_figures(
 # --- the run -------------------------------------------------------------------------------------
 
 
+def quiet_waiter(sizes: Sizes, log: Callable[[str], None]) -> Callable[[str], None]:
+    """What to call before a timed section: wait for a quiet machine, unless this run does not wait."""
+
+    def quiet(section: str) -> None:
+        if sizes.wait:
+            wait_for_quiet(section, log)
+
+    return quiet
+
+
 def headline(sizes: Sizes, log: Callable[[str], None], info: dict[str, Any]) -> list[Figure]:
     """Issue 10's four figures, each beside its floor, in the issue's order."""
-    quiet = (lambda section: wait_for_quiet(section, log)) if sizes.wait else (lambda section: None)
+    quiet = quiet_waiter(sizes, log)
     quiet("cold start")
     figures = cold_figures(sizes, log, info)
     quiet("per plan")
@@ -620,7 +633,7 @@ def measure(
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     info["cohort_outcomes"] = outcomes
     figures = headline(sizes, log, info)
-    quiet = (lambda section: wait_for_quiet(section, log)) if sizes.wait else (lambda section: None)
+    quiet = quiet_waiter(sizes, log)
     if sizes.details:
         quiet("plan parts")
         plan_parts(people, max(2, sizes.plan_rounds), info)
