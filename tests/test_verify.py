@@ -19,7 +19,7 @@ from engine.compiler import compile_stages
 from engine.durable_host import DurableEvaluator
 from engine.obligations import stop_obligations
 from engine.symbolic import Logic
-from engine.verify import INVARIANTS, Checker, build_space, verify_rulebook
+from engine.verify import INVARIANTS, Checker, VerifyReport, build_space, verify_rulebook
 from tests.conftest import RED_FLAG_QUESTIONS, ROOT, answers
 from tests.strategies import answers as any_answers
 
@@ -190,6 +190,19 @@ def test_verify_proves_the_declarations_itself(tmp_path: Path) -> None:
         assert plan.screen.outcome != "stop" and plan.programme is not None
 
 
+def _equipment_reproducers(book: engine.RuleBook, tmp_path: Path) -> tuple[VerifyReport, list[engine.Intake]]:
+    """``verify`` on the small cells, and the intakes of the answers files it wrote for ``equipment_owned``
+    (at least one), each checked to reproduce it through the ordinary pipeline."""
+    report = verify_rulebook(book, workers=1, out_dir=tmp_path / "out", cells=SMALL)
+    paths = [v.path for v in report.violations if v.invariant == "equipment_owned"]
+    assert paths and all(p.is_file() for p in paths)
+    checker = Checker(book)
+    intakes = [engine.load_intake(path, book.knowledge) for path in paths]
+    for intake in intakes:
+        assert "equipment_owned" in checker.invariants_broken(intake.to_answers())
+    return report, intakes
+
+
 def test_a_fault_with_partial_equipment_only_is_caught(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The planner takes an exercise's first option whenever anything is owned: right with no equipment and
     with everything, wrong only when some items are owned, so only the options owned alone show it."""
@@ -203,14 +216,9 @@ def test_a_fault_with_partial_equipment_only_is_caught(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(eligibility, "equipment_choice", first_if_any)
     book = engine.load_rulebook()
-    report = verify_rulebook(book, workers=1, out_dir=tmp_path / "out", cells=SMALL)
+    report, intakes = _equipment_reproducers(book, tmp_path)
     assert list(report.counts) == ["equipment_owned"]
-    paths = [v.path for v in report.violations]
-    assert paths and all(p.is_file() for p in paths)
-    checker = Checker(book)
-    for path in paths:  # shrunk to some equipment, not none and not everything
-        intake = engine.load_intake(path, book.knowledge)
-        assert "equipment_owned" in checker.invariants_broken(intake.to_answers())
+    for intake in intakes:  # shrunk to some equipment, not none and not everything
         assert 0 < len(intake.equipment) < len(book.knowledge.equipment)
 
 
@@ -221,15 +229,10 @@ def test_a_planner_fault_is_caught_on_the_plans(tmp_path: Path, monkeypatch: pyt
     # The eligibility check thinks it is owned (and so does the assembly, which uses what it chose).
     monkeypatch.setattr(eligibility, "equipment_choice", lambda facts, owned: ())
     book = engine.load_rulebook()
-    report = verify_rulebook(book, workers=1, out_dir=tmp_path / "out", cells=SMALL)
+    report, intakes = _equipment_reproducers(book, tmp_path)
     assert not report.passed
     assert "equipment_owned" in report.counts
-    paths = [v.path for v in report.violations if v.invariant == "equipment_owned"]
-    assert paths and all(p.is_file() for p in paths)
-    checker = Checker(book)
-    for path in paths:  # each file really reproduces it, through the ordinary pipeline, and is shrunk
-        intake = engine.load_intake(path, book.knowledge)
-        assert "equipment_owned" in checker.invariants_broken(intake.to_answers())
+    for intake in intakes:  # shrunk: no screening answer and no equipment
         assert not any(intake.screening.values()) and intake.equipment == ()
 
 
